@@ -1,0 +1,142 @@
+"""A feature set in memory: one contiguous array of snippets plus per-video offsets.
+
+Layout: videos in a fixed order; inside a video its crops, inside a crop its snippets, so
+`features[offsets[i]:offsets[i+1]].reshape(C_i, T_i, D)` is video i as a view, without a copy.
+All fields are plain numpy arrays so `ray.put(feature_set)` shares them zero-copy between the
+trials on a node (DESIGN.md: load features once).
+"""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from wsvad.errors import FeatureSetError
+from wsvad.features import validate
+from wsvad.features.schema import MANIFEST
+from wsvad.features.writer import flat_features, read_ground_truth, read_parts
+
+
+@dataclass
+class FeatureSet:
+    features: np.ndarray      # (N, D): every snippet of every crop of every video
+    offsets: np.ndarray       # (V+1,) int64 row offsets of each video into `features`
+    num_crops: np.ndarray     # (V,) int64
+    num_snippets: np.ndarray  # (V,) int64 (T of each video)
+    video_ids: np.ndarray     # (V,) str
+    splits: np.ndarray        # (V,) str: train / val / test
+    labels: np.ndarray        # (V,) int64: 0 normal, 1 anomalous
+    class_names: np.ndarray   # (V,) str
+    num_frames: np.ndarray    # (V,) int64, -1 unknown
+    fps: np.ndarray           # (V,) float32
+    sources: np.ndarray       # (V,) str: real / synthetic (GV-VAD)
+    ground_truth: dict = field(default_factory=dict)  # video_id -> (K, 2) int64 frame intervals
+    manifest: dict = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        return int(self.features.shape[1])
+
+    @property
+    def num_videos(self) -> int:
+        return int(self.video_ids.size)
+
+    @property
+    def hash(self) -> str:
+        return self.manifest.get("feature_set_hash", "")
+
+    @property
+    def dataset(self) -> str:
+        return self.manifest.get("dataset", "")
+
+    def video(self, i: int) -> np.ndarray:
+        """Video i as a (crops, T, D) view."""
+        block = self.features[self.offsets[i]: self.offsets[i + 1]]
+        return block.reshape(int(self.num_crops[i]), int(self.num_snippets[i]), self.dim)
+
+    def select(self, split: str | None = None, label: int | None = None) -> np.ndarray:
+        """Indices of the videos in `split` (and with `label`), in set order."""
+        keep = np.ones(self.num_videos, bool)
+        if split is not None:
+            keep &= self.splits == split
+        if label is not None:
+            keep &= self.labels == label
+        return np.flatnonzero(keep)
+
+    def index_of(self, video_id: str) -> int:
+        hits = np.flatnonzero(self.video_ids == video_id)
+        if hits.size == 0:
+            raise FeatureSetError(f"video {video_id!r} is not in the feature set")
+        return int(hits[0])
+
+
+def read_manifest(path) -> dict:
+    path = Path(path)
+    file = path / MANIFEST if path.is_dir() else path
+    if not file.exists():
+        raise FeatureSetError(f"{path}: no {MANIFEST} (not a feature set, or its writer did not finish)")
+    try:
+        return json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FeatureSetError(f"{file}: unreadable manifest ({exc})") from None
+
+
+def load_feature_set(path, validate_rows: bool = True) -> FeatureSet:
+    """Read a whole feature set into one contiguous array (validated, with its ground truth)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FeatureSetError(f"{path}: not a directory (a feature set is a directory of Parquet parts)")
+    manifest = read_manifest(path)
+    table, parts = read_parts(path)
+    if manifest.get("parts") and sorted(manifest["parts"]) != parts:
+        raise FeatureSetError(f"{path}: part files {parts} differ from the manifest's {manifest['parts']}")
+    validate.check_columns(table, str(path))
+    flat = flat_features(table)
+    if validate_rows:
+        validate.check_rows(table, flat, str(path))
+
+    vid = table.column("video_id").to_numpy(zero_copy_only=False).astype(str)
+    crop = table.column("crop").to_numpy().astype(np.int64)
+    t = table.column("num_snippets").to_numpy().astype(np.int64)
+    d = int(table.column("dim")[0].as_py())
+
+    # Videos keep their first-appearance order; crops ascend inside each video.
+    _, first, inverse = np.unique(vid, return_index=True, return_inverse=True)
+    video_rank = np.argsort(np.argsort(first))[inverse]
+    order = np.lexsort((crop, video_rank))
+    lengths = t * d
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    if np.array_equal(order, np.arange(order.size)):
+        values = flat
+    else:  # one vectorised gather: element j of the new layout comes from src[j]
+        new_lengths = lengths[order]
+        shift = np.repeat(starts[order] - np.concatenate([[0], np.cumsum(new_lengths)[:-1]]), new_lengths)
+        values = flat[np.arange(shift.size) + shift]
+    features = np.ascontiguousarray(values).reshape(-1, d)
+
+    video_rows = order[np.concatenate([[True], video_rank[order][1:] != video_rank[order][:-1]])]
+    num_crops = np.bincount(video_rank, minlength=video_rows.size).astype(np.int64)
+    num_snippets = t[video_rows]
+    offsets = np.concatenate([[0], np.cumsum(num_crops * num_snippets)]).astype(np.int64)
+
+    def col(name, dtype):
+        return np.asarray(table.column(name).to_numpy(zero_copy_only=False)[video_rows]).astype(dtype)
+
+    fs = FeatureSet(
+        features=features,
+        offsets=offsets,
+        num_crops=num_crops,
+        num_snippets=num_snippets,
+        video_ids=vid[video_rows],
+        splits=col("split", str),
+        labels=col("label", np.int64),
+        class_names=col("class_name", str),
+        num_frames=col("num_frames", np.int64),
+        fps=col("fps", np.float32),
+        sources=col("source", str),
+        ground_truth=read_ground_truth(path),
+        manifest=manifest,
+    )
+    validate.check_ground_truth(fs.video_ids, fs.splits, fs.ground_truth, str(path))
+    return fs

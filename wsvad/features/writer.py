@@ -1,0 +1,218 @@
+"""Writing feature sets: buffered rows → atomic part files → validated manifest with a hash.
+
+`finalize_feature_set` is separate from the writer so that other producers of part files (the
+Ray Data extraction job writes its own parts) end with the same validation, hash and manifest.
+"""
+
+import datetime as _dt
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import wsvad
+from wsvad.errors import FeatureSetError
+from wsvad.features import validate
+from wsvad.features.atomic import write_json_atomic, write_parquet_atomic
+from wsvad.features.schema import (
+    GROUND_TRUTH,
+    GROUND_TRUTH_SCHEMA,
+    MANIFEST,
+    PART_GLOB,
+    SCHEMA_VERSION,
+    part_schema,
+)
+
+
+class FeatureSetWriter:
+    """Accumulates videos and writes them as atomic Parquet parts.
+
+    Usage::
+
+        with FeatureSetWriter(out, dataset="ucf-crime", provenance={...}) as w:
+            w.add_video("Arson011_x264", "test", 1, "Arson", feats)   # feats (crops, T, D)
+            w.set_ground_truth("Arson011_x264", np.array([[150, 420]]))
+        manifest = w.manifest
+    """
+
+    def __init__(self, out_dir, dataset: str, provenance: dict | None = None,
+                 dtype: str = "float32", part_bytes: int = 256 << 20):
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.dataset = dataset
+        self.provenance = dict(provenance or {})
+        self.dtype = dtype
+        self.part_bytes = part_bytes
+        self._np_dtype = np.dtype(dtype)
+        self._rows: list[dict] = []
+        self._buffered = 0
+        self._next_part = len(sorted(self.out.glob(PART_GLOB)))
+        self._ground_truth: dict[str, np.ndarray] = {}
+        self.manifest: dict | None = None
+
+    def add_video(self, video_id: str, split: str, label: int, class_name: str, features: np.ndarray,
+                  num_frames: int = -1, fps: float = 0.0, source: str = "real") -> None:
+        feats = np.asarray(features)
+        if feats.ndim == 2:
+            feats = feats[None]
+        if feats.ndim != 3:
+            raise FeatureSetError(f"video {video_id!r}: features must be (T, D) or (crops, T, D), got shape {feats.shape}")
+        crops, t, d = feats.shape
+        feats = np.ascontiguousarray(feats, dtype=self._np_dtype)
+        for c in range(crops):
+            self._rows.append(dict(video_id=str(video_id), split=split, label=int(label), class_name=class_name,
+                                   crop=c, num_snippets=t, dim=d, num_frames=int(num_frames), fps=float(fps),
+                                   source=source, features=feats[c].reshape(-1)))
+        self._buffered += feats.nbytes
+        if self._buffered >= self.part_bytes:
+            self.flush()
+
+    def set_ground_truth(self, video_id: str, intervals: np.ndarray) -> None:
+        self._ground_truth[str(video_id)] = np.asarray(intervals, np.int64).reshape(-1, 2)
+
+    def flush(self) -> None:
+        if not self._rows:
+            return
+        write_parquet_atomic(rows_to_table(self._rows, self.dtype), self.out / f"part-{self._next_part:05d}.parquet")
+        self._next_part += 1
+        self._rows, self._buffered = [], 0
+
+    def close(self) -> dict:
+        self.flush()
+        write_ground_truth(self.out, self._ground_truth)
+        self.manifest = finalize_feature_set(self.out, self.dataset, self.provenance)
+        return self.manifest
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        return False
+
+
+def rows_to_table(rows: list[dict], dtype: str = "float32") -> pa.Table:
+    schema = part_schema(dtype)
+    values = np.concatenate([r["features"] for r in rows])
+    lengths = np.fromiter((r["features"].size for r in rows), np.int64, len(rows))
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32 if values.size < 2**31 else np.int64)
+    features = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=schema.field("features").type.value_type))
+    columns = {name: pa.array([r[name] for r in rows], type=schema.field(name).type)
+               for name in schema.names if name != "features"}
+    columns["features"] = features.cast(schema.field("features").type)
+    return pa.table(columns, schema=schema)
+
+
+def write_ground_truth(out_dir: Path, ground_truth: dict[str, np.ndarray]) -> None:
+    ids = sorted(ground_truth)
+    table = pa.table(
+        {
+            "video_id": ids,
+            "start_frame": [ground_truth[v][:, 0].tolist() for v in ids],
+            "end_frame": [ground_truth[v][:, 1].tolist() for v in ids],
+        },
+        schema=GROUND_TRUTH_SCHEMA,
+    )
+    write_parquet_atomic(table, Path(out_dir) / GROUND_TRUTH)
+
+
+def read_ground_truth(out_dir: Path) -> dict[str, np.ndarray]:
+    path = Path(out_dir) / GROUND_TRUTH
+    if not path.exists():
+        return {}
+    table = pq.read_table(path)
+    ids = table.column("video_id").to_pylist()
+    starts = table.column("start_frame").to_pylist()
+    ends = table.column("end_frame").to_pylist()
+    return {v: np.stack([np.asarray(s, np.int64), np.asarray(e, np.int64)], axis=1).reshape(-1, 2)
+            for v, s, e in zip(ids, starts, ends)}
+
+
+def read_parts(out_dir: Path) -> tuple[pa.Table, list[str]]:
+    parts = sorted(Path(out_dir).glob(PART_GLOB))
+    if not parts:
+        raise FeatureSetError(f"{out_dir}: no part-*.parquet files (the feature set is empty)")
+    tables = []
+    for p in parts:
+        try:
+            tables.append(pq.read_table(p))
+        except Exception as exc:  # pyarrow raises several types for a corrupt file
+            raise FeatureSetError(f"{p}: not a readable Parquet file ({type(exc).__name__}: {exc})") from None
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive")
+    except pa.ArrowInvalid as exc:
+        raise FeatureSetError(f"{out_dir}: part files disagree on their schema ({exc})") from None
+    return table, [p.name for p in parts]
+
+
+def flat_features(table: pa.Table) -> np.ndarray:
+    """All `features` values of `table`, concatenated, in the column's own float dtype."""
+    column = table.column("features")
+    if not pa.types.is_list(column.type) and not pa.types.is_large_list(column.type):
+        raise FeatureSetError(f"column 'features' must be a list of floats, got {column.type}")
+    value_type = column.type.value_type
+    if not pa.types.is_floating(value_type):
+        raise FeatureSetError(f"column 'features' must hold float16 or float32 values, got {value_type}")
+    chunks = [c.flatten().to_numpy(zero_copy_only=False) for c in column.chunks]
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+
+
+def content_hash(table: pa.Table, flat: np.ndarray, ground_truth: dict[str, np.ndarray]) -> str:
+    """sha256 of the set's content, independent of how rows are split into parts or ordered.
+
+    Covers every metadata column, the feature bytes and the ground truth — anything that can
+    change a metric. Provenance text is not included: same numbers, same hash.
+    """
+    meta_cols = ["video_id", "crop", "split", "label", "class_name", "num_snippets", "dim", "num_frames", "fps", "source"]
+    meta = {c: table.column(c).to_pylist() for c in meta_cols}
+    lengths = np.diff(np.concatenate([[0], np.cumsum(validate._list_lengths(table.column("features")))]))
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    order = sorted(range(table.num_rows), key=lambda i: (meta["video_id"][i], meta["crop"][i]))
+    h = hashlib.sha256()
+    h.update(f"wsvad-feature-set/{SCHEMA_VERSION}/{flat.dtype.str}".encode())
+    for i in order:
+        h.update(repr(tuple(meta[c][i] for c in meta_cols)).encode())
+        h.update(flat[starts[i]: starts[i] + lengths[i]].tobytes())
+    for v in sorted(ground_truth):
+        h.update(f"gt:{v}:{ground_truth[v].tolist()}".encode())
+    return h.hexdigest()
+
+
+def finalize_feature_set(out_dir, dataset: str, provenance: dict | None = None) -> dict:
+    """Validate every part and the ground truth, then write manifest.json (atomically) last."""
+    out = Path(out_dir)
+    table, parts = read_parts(out)
+    validate.check_columns(table, str(out))
+    flat = flat_features(table)
+    validate.check_rows(table, flat, str(out))
+    ground_truth = read_ground_truth(out)
+    vid = table.column("video_id").to_numpy(zero_copy_only=False).astype(str)
+    split = table.column("split").to_numpy(zero_copy_only=False).astype(str)
+    validate.check_ground_truth(vid, split, ground_truth, str(out))
+
+    first = np.unique(vid, return_index=True)[1]
+    labels = table.column("label").to_numpy()[first]
+    splits = split[first]
+    counts = {s: {"videos": int((splits == s).sum()), "anomalous": int(((splits == s) & (labels == 1)).sum())}
+              for s in ("train", "val", "test") if (splits == s).any()}
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "dataset": dataset,
+        "feature_set_hash": content_hash(table, flat, ground_truth),
+        "dim": int(table.column("dim")[0].as_py()),
+        "dtype": str(flat.dtype),
+        "crops": int(table.column("crop").to_numpy().max()) + 1,
+        "num_videos": int(first.size),
+        "num_rows": table.num_rows,
+        "num_snippets": int(table.column("num_snippets").to_numpy().astype(np.int64)[first].sum()),
+        "counts": counts,
+        "parts": parts,
+        "provenance": dict(provenance or {}),
+        "code_version": wsvad.__version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_json_atomic(manifest, out / MANIFEST)
+    return manifest

@@ -1,0 +1,218 @@
+"""The trainer: explicit normal/abnormal bags, periodic evaluation, honest model selection.
+
+Pure torch (no Ray, no MLflow). Sweeps and retraining drive it through `callback`, which is
+called at every evaluation with the step, the metrics so far and the trainer itself (to save a
+checkpoint); returning True stops training early (an ASHA decision, for instance).
+
+Model selection (`select_on`):
+- "val" (default): the best evaluation on a validation split carved from the training videos
+  (see splits.py); its test metrics are what `fit` returns. Honest: the test set never chooses.
+- "test": the best evaluation on the test set itself — what the official repos do; recorded as
+  `selected_on: test` so a table can mark it.
+- "last": the final step.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from wsvad.errors import ConfigError
+from wsvad.features import FeatureSet
+from wsvad.methods import get_method, make_config
+from wsvad.protocol import Evaluation, Protocol
+from wsvad.train.bags import BagSampler, build_bags
+from wsvad.train.scoring import evaluate_videos, has_frame_truth
+from wsvad.train.seeding import seed_everything
+from wsvad.train.splits import carve_validation
+
+SELECT_ON = ("val", "test", "last")
+
+
+@dataclass
+class TrainOptions:
+    seed: int = 0
+    max_steps: int | None = None     # overrides the method's official schedule (quick runs, sweeps)
+    max_epochs: int | None = None
+    eval_every: int | None = None    # steps between evaluations (default: 10 per run)
+    select_on: str = "val"
+    select_metric: str | None = None  # default: auc on frame truth, video_auc on a carved split
+    val_fraction: float = 0.1
+    split_seed: int = 0
+    protocol: Protocol = field(default_factory=Protocol)
+    device: str = "cpu"
+
+    def __post_init__(self):
+        if self.select_on not in SELECT_ON:
+            raise ConfigError(f"--select-on must be one of {', '.join(SELECT_ON)}, got {self.select_on!r}")
+        if self.max_steps is not None and self.max_epochs is not None:
+            raise ConfigError("give --max-steps or --max-epochs, not both")
+        for name in ("max_steps", "max_epochs", "eval_every"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
+
+
+@dataclass
+class TrainResult:
+    metrics: dict                  # test metrics of the selected model + selection facts
+    evaluation: Evaluation | None  # frame scores of the selected model on the test split
+    model: torch.nn.Module         # with the selected weights, in eval mode
+    history: list[dict]
+
+
+class Trainer:
+    def __init__(self, fs: FeatureSet, method: str, overrides: dict | None = None,
+                 options: TrainOptions | None = None):
+        self.fs = fs
+        self.options = options or TrainOptions()
+        opts = self.options
+        self.method_cls = get_method(method)
+        self.config = make_config(self.method_cls, overrides)
+        self.generator = seed_everything(opts.seed)
+
+        self.train_idx, self.val_idx = carve_validation(fs, opts.val_fraction if opts.select_on == "val" else 0.0,
+                                                        opts.split_seed)
+        self.test_idx = fs.select("test")
+        if opts.select_on == "val" and self.val_idx.size == 0:
+            raise ConfigError("--select-on val needs validation videos: set --val-fraction > 0 or add a val split")
+        if self.test_idx.size == 0:
+            raise ConfigError(f"the feature set has no test videos to evaluate on")
+        for label, what in ((0, "normal"), (1, "anomalous")):
+            if not (fs.labels[self.train_idx] == label).any():
+                raise ConfigError(f"the feature set has no {what} training videos (weak supervision needs both)")
+
+        anomaly_classes = sorted(set(fs.class_names[fs.labels == 1]) - {"Normal"})
+        self.class_names = ["Normal", *anomaly_classes]
+        spec = self.method_cls.inputs
+        self.bags = build_bags(fs, self.train_idx, self.config.segments, spec,
+                               {c: i for i, c in enumerate(self.class_names)})
+
+        per_side = min(int((self.bags.labels == 0).sum()), int((self.bags.labels == 1).sum()))
+        self.batch_size = min(self.config.batch_size, per_side)
+        self.sampler = BagSampler(self.bags, self.batch_size, spec.train_crops, self.generator)
+
+        self.model = self.method_cls(self.config, fs.dim).to(opts.device)
+        self.optimizer, self.scheduler = self.model.configure_optimizer()
+        self.total_steps = self._total_steps()
+        self.eval_every = opts.eval_every or max(1, self.total_steps // 10)
+        self.select_metric = opts.select_metric or self._default_select_metric()
+
+        self.step = 0
+        self.history: list[dict] = []
+        self.best_value = -math.inf
+        self.best_step = 0
+        self.best_state: dict | None = None
+        self.best_metrics: dict = {}
+        self.best_evaluation: Evaluation | None = None
+        self.train_seconds = 0.0
+
+    # --- schedule -----------------------------------------------------------------------
+    def _total_steps(self) -> int:
+        opts, cfg = self.options, self.config
+        if opts.max_steps is not None:
+            return opts.max_steps
+        if opts.max_epochs is not None:
+            return opts.max_epochs * self.sampler.steps_per_epoch
+        if cfg.max_epochs:
+            return cfg.max_epochs * self.sampler.steps_per_epoch
+        return cfg.max_steps
+
+    def _default_select_metric(self) -> str:
+        if self.options.select_on == "val" and not has_frame_truth(self.fs, self.val_idx):
+            return "video_auc"
+        return "auc"
+
+    # --- training -----------------------------------------------------------------------
+    def train_step(self) -> dict[str, float]:
+        self.model.train()
+        batch = self.sampler.next_batch()
+        batch.features = batch.features.to(self.options.device)
+        batch.labels = batch.labels.to(self.options.device)
+        output = self.model(batch.features)
+        total, parts = self.model.loss(output, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        if self.config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        self.step += 1
+        if self.scheduler is not None and self.step % self.sampler.steps_per_epoch == 0:
+            self.scheduler.step()  # official schedulers step once per epoch
+        out = {f"loss/{k}": float(v.detach()) for k, v in parts.items()}
+        out["loss/total"] = float(total.detach())
+        return out
+
+    def evaluate(self) -> tuple[dict, Evaluation | None]:
+        """Metrics of the current model: `test/...` always, `val/...` when selecting on val."""
+        metrics = {}
+        test, test_eval = evaluate_videos(self.model, self.fs, self.test_idx, self.options.protocol, self.options.device)
+        metrics.update({f"test/{k}": v for k, v in test.items()})
+        if self.options.select_on == "val":
+            val, _ = evaluate_videos(self.model, self.fs, self.val_idx, self.options.protocol, self.options.device)
+            metrics.update({f"val/{k}": v for k, v in val.items()})
+        return metrics, test_eval
+
+    def _select(self, metrics: dict, evaluation: Evaluation | None) -> None:
+        on = self.options.select_on
+        key = f"{'test' if on == 'last' else on}/{self.select_metric}"
+        if key not in metrics:
+            raise ConfigError(f"--select-metric {self.select_metric!r} is not computed here; "
+                              f"available: {', '.join(sorted(k.split('/', 1)[1] for k in metrics if k.startswith(on)))}")
+        value = metrics[key]
+        value = -math.inf if value != value else value  # NaN never wins
+        if on == "last" or value > self.best_value or self.best_state is None:
+            self.best_value, self.best_step = value, self.step
+            self.best_state = copy.deepcopy(self.model.state_dict())
+            self.best_metrics, self.best_evaluation = dict(metrics), evaluation
+
+    def fit(self, callback: Callable[[int, dict, "Trainer"], bool | None] | None = None) -> TrainResult:
+        started = time.perf_counter()
+        last_losses: dict = {}
+        while self.step < self.total_steps:
+            last_losses = self.train_step()
+            if self.step % self.eval_every == 0 or self.step == self.total_steps:
+                metrics, evaluation = self.evaluate()
+                self._select(metrics, evaluation)
+                record = {"step": self.step, **last_losses, **metrics}
+                self.history.append(record)
+                self.train_seconds += time.perf_counter() - started
+                started = time.perf_counter()
+                if callback is not None and callback(self.step, record, self):
+                    break
+        self.train_seconds += time.perf_counter() - started
+        return self.result(last_losses)
+
+    def result(self, last_losses: dict | None = None) -> TrainResult:
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        self.model.eval()
+        metrics = {k.split("/", 1)[1]: v for k, v in self.best_metrics.items() if k.startswith("test/")}
+        metrics.update({k: v for k, v in self.best_metrics.items() if k.startswith("val/")})
+        metrics.update({
+            "selected_on": self.options.select_on,
+            "select_metric": self.select_metric,
+            "selected_step": self.best_step,
+            "steps": self.step,
+            "batch_size": self.batch_size,
+            "seed": self.options.seed,
+            "train_seconds": round(self.train_seconds, 3),
+            "feature_set_hash": self.fs.hash,
+        })
+        metrics.update(last_losses or {})
+        return TrainResult(metrics, self.best_evaluation, self.model, self.history)
+
+    def config_dict(self) -> dict:
+        return dataclasses.asdict(self.config)
+
+
+def train(fs: FeatureSet, method: str, overrides: dict | None = None, options: TrainOptions | None = None,
+          callback=None) -> TrainResult:
+    return Trainer(fs, method, overrides, options).fit(callback)
