@@ -87,10 +87,13 @@ class Method(nn.Module):
     # Official checkpoint keys this method's test path does not use (ignored by the converter).
     official_ignored_keys: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, config, feature_dim: int):
+    def __init__(self, config, feature_dim: int, class_names: list[str] | None = None):
         super().__init__()
         self.config = config
         self.feature_dim = int(feature_dim)
+        # "Normal" first, then the anomaly classes (sorted): index = Batch.class_ids.
+        # Methods with class prompts or class experts (VadCLIP, TPWNG, GS-MoE) read it.
+        self.class_names = list(class_names) if class_names else ["Normal", "Anomaly"]
 
     def forward(self, x: torch.Tensor) -> Output:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -84,8 +84,8 @@ class SultaniMIL(Method):
         "segments": {"type": "choice", "values": [32, 64]},
     }
 
-    def __init__(self, config: MILConfig, feature_dim: int):
-        super().__init__(config, feature_dim)
+    def __init__(self, config: MILConfig, feature_dim: int, class_names: list[str] | None = None):
+        super().__init__(config, feature_dim, class_names)
         self.fc1 = nn.Linear(feature_dim, 512)
         self.fc2 = nn.Linear(512, 32)
         self.fc3 = nn.Linear(32, 1)

@@ -48,9 +48,9 @@ def make_config(method: str | type, overrides: dict | None = None):
     return config
 
 
-def create(method: str, feature_dim: int, overrides: dict | None = None):
+def create(method: str, feature_dim: int, overrides: dict | None = None, class_names: list[str] | None = None):
     cls = get_method(method)
-    return cls(make_config(cls, overrides), feature_dim)
+    return cls(make_config(cls, overrides), feature_dim, class_names=class_names)
 
 
 def coerce(raw, typ, where: str):

@@ -125,8 +125,8 @@ class RTFM(Method):
         "smooth": {"type": "loguniform", "low": 1e-5, "high": 1e-2},
     }
 
-    def __init__(self, config: RTFMConfig, feature_dim: int):
-        super().__init__(config, feature_dim)
+    def __init__(self, config: RTFMConfig, feature_dim: int, class_names: list[str] | None = None):
+        super().__init__(config, feature_dim, class_names)
         self.Aggregate = Aggregate(feature_dim)
         self.fc1 = nn.Linear(feature_dim, 512)
         self.fc2 = nn.Linear(512, 128)

@@ -27,6 +27,7 @@ def save_checkpoint(path, *, model, feature_set_hash: str, dataset: str = "", me
         "method": model.name,
         "config": _plain(dataclasses.asdict(model.config)),
         "feature_dim": model.feature_dim,
+        "class_names": list(model.class_names),
         "feature_set_hash": feature_set_hash,
         "dataset": dataset,
         "state_dict": model.state_dict(),
@@ -61,7 +62,7 @@ def model_from_checkpoint(payload: dict):
     from wsvad.methods import get_method, make_config
 
     cls = get_method(payload["method"])
-    model = cls(make_config(cls, payload["config"]), payload["feature_dim"])
+    model = cls(make_config(cls, payload["config"]), payload["feature_dim"], class_names=payload.get("class_names"))
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:

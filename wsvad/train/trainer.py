@@ -99,7 +99,7 @@ class Trainer:
         self.batch_size = min(self.config.batch_size, per_side)
         self.sampler = BagSampler(self.bags, self.batch_size, spec.train_crops, self.generator)
 
-        self.model = self.method_cls(self.config, fs.dim).to(opts.device)
+        self.model = self.method_cls(self.config, fs.dim, class_names=self.class_names).to(opts.device)
         self.optimizer, self.scheduler = self.model.configure_optimizer()
         self.total_steps = self._total_steps()
         self.eval_every = opts.eval_every or max(1, self.total_steps // 10)
