@@ -29,37 +29,37 @@ def check_rows(table: pa.Table, flat: np.ndarray, where: str) -> None:
 
     if np.any(dim <= 0) or np.any(t <= 0):
         bad = int(np.flatnonzero((dim <= 0) | (t <= 0))[0])
-        raise FeatureSetError(f"{where}: video {vid[bad]!r} crop {crop[bad]} has num_snippets={t[bad]}, dim={dim[bad]}")
+        raise FeatureSetError(f"{where}: video {str(vid[bad])!r} crop {crop[bad]} has num_snippets={t[bad]}, dim={dim[bad]}")
     if np.unique(dim).size != 1:
         d0 = dim[0]
         bad = int(np.flatnonzero(dim != d0)[0])
         raise FeatureSetError(
-            f"{where}: dimension mismatch: video {vid[bad]!r} has dim {dim[bad]} but {vid[0]!r} has {d0}"
+            f"{where}: dimension mismatch: video {str(vid[bad])!r} has dim {dim[bad]} but {str(vid[0])!r} has {d0}"
         )
     if np.any(lengths != t * dim):
         bad = int(np.flatnonzero(lengths != t * dim)[0])
         raise FeatureSetError(
-            f"{where}: video {vid[bad]!r} crop {crop[bad]}: features hold {lengths[bad]} values, "
+            f"{where}: video {str(vid[bad])!r} crop {crop[bad]}: features hold {lengths[bad]} values, "
             f"expected num_snippets*dim = {t[bad]}*{dim[bad]}"
         )
     finite = np.isfinite(flat)
     if not finite.all():
         first = int(np.argmin(finite))
         row = int(np.searchsorted(np.cumsum(lengths), first, side="right"))
-        raise FeatureSetError(f"{where}: video {vid[row]!r} crop {crop[row]} has NaN or Inf features")
+        raise FeatureSetError(f"{where}: video {str(vid[row])!r} crop {crop[row]} has NaN or Inf features")
 
-    keys = np.char.add(np.char.add(vid, "\x00"), crop.astype(str))
-    uniq, counts = np.unique(keys, return_counts=True)
-    if np.any(counts > 1):
-        v, c = str(uniq[np.argmax(counts > 1)]).split("\x00")
-        raise FeatureSetError(f"{where}: duplicate (video_id, crop) = ({v!r}, {c})")
+    order = np.lexsort((crop, vid))
+    same = (vid[order][1:] == vid[order][:-1]) & (crop[order][1:] == crop[order][:-1])
+    if same.any():
+        bad = order[int(np.flatnonzero(same)[0])]
+        raise FeatureSetError(f"{where}: duplicate (video_id, crop) = ({str(vid[bad])!r}, {crop[bad]})")
 
     _check_values(table, "split", SPLITS, vid, where)
     _check_values(table, "source", SOURCES, vid, where)
     label = table.column("label").to_numpy()
     if not np.isin(label, (0, 1)).all():
         bad = int(np.flatnonzero(~np.isin(label, (0, 1)))[0])
-        raise FeatureSetError(f"{where}: video {vid[bad]!r} has label {label[bad]} (expected 0 normal or 1 anomalous)")
+        raise FeatureSetError(f"{where}: video {str(vid[bad])!r} has label {label[bad]} (expected 0 normal or 1 anomalous)")
     _check_crops_agree(table, vid, crop, t, where)
 
 
@@ -70,7 +70,7 @@ def check_ground_truth(video_ids: np.ndarray, splits: np.ndarray, ground_truth: 
     if missing:
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         raise FeatureSetError(
-            f"{where}: test video {missing[0]!r}{more} has no frame ground truth "
+            f"{where}: test video {str(missing[0])!r}{more} has no frame ground truth "
             "(attach annotations with --annotations FILE --annotation-format ...)"
         )
 
@@ -86,7 +86,7 @@ def _check_values(table: pa.Table, name: str, allowed, vid, where: str) -> None:
     if not ok.all():
         bad = int(np.flatnonzero(~ok)[0])
         raise FeatureSetError(
-            f"{where}: video {vid[bad]!r} has {name}={values[bad]!r} (expected one of {', '.join(allowed)})"
+            f"{where}: video {str(vid[bad])!r} has {name}={str(values[bad])!r} (expected one of {', '.join(allowed)})"
         )
 
 
@@ -100,10 +100,10 @@ def _check_crops_agree(table: pa.Table, vid, crop, t, where: str) -> None:
     expected_crop = np.arange(len(v)) - start
     if np.any(c != expected_crop):
         bad = int(np.flatnonzero(c != expected_crop)[0])
-        raise FeatureSetError(f"{where}: video {v[bad]!r}: crops must be numbered 0..C-1, found crop {c[bad]}")
+        raise FeatureSetError(f"{where}: video {str(v[bad])!r}: crops must be numbered 0..C-1, found crop {c[bad]}")
     for name in ("num_snippets", "split", "label", "class_name"):
         col = tt if name == "num_snippets" else table.column(name).to_numpy(zero_copy_only=False)[order]
         differs = (col[1:] != col[:-1]) & ~new_video[1:]
         if np.any(differs):
             bad = int(np.flatnonzero(differs)[0]) + 1
-            raise FeatureSetError(f"{where}: crops of video {v[bad]!r} disagree on {name}")
+            raise FeatureSetError(f"{where}: crops of video {str(v[bad])!r} disagree on {name}")

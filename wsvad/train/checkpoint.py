@@ -27,11 +27,11 @@ def save_checkpoint(path, *, model, feature_set_hash: str, dataset: str = "", me
         "method": model.name,
         "config": _plain(dataclasses.asdict(model.config)),
         "feature_dim": model.feature_dim,
-        "class_names": list(model.class_names),
+        "class_names": [str(c) for c in model.class_names],
         "feature_set_hash": feature_set_hash,
         "dataset": dataset,
         "state_dict": model.state_dict(),
-        "metrics": {k: v for k, v in (metrics or {}).items() if isinstance(v, (int, float, str))},
+        "metrics": _scalars(metrics or {}),
         "extra": _plain(extra or {}),
     }
     if train_state is not None:
@@ -52,7 +52,9 @@ def load_checkpoint(path) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError...
-        raise CheckpointError(f"{path}: not a loadable wsvad checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+        why = "it holds objects other than tensors and plain values" if "Weights only" in str(exc) else (
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        raise CheckpointError(f"{path}: not a loadable wsvad checkpoint ({why}); refusing to unpickle it") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a {FORMAT} file (convert official checkpoints with `wsvad convert`)")
     return payload
@@ -71,10 +73,25 @@ def model_from_checkpoint(payload: dict):
     return model
 
 
+def _scalars(metrics: dict) -> dict:
+    """Metric values as builtin float/int/str (numpy scalars would break a weights_only load)."""
+    out = {}
+    for k, v in metrics.items():
+        if isinstance(v, str):
+            out[k] = v
+        elif isinstance(v, (bool, int)) and not isinstance(v, float):
+            out[k] = int(v)
+        elif isinstance(v, float):
+            out[k] = float(v)
+    return out
+
+
 def _plain(value):
     """Tuples → lists, recursively (what a weights_only load accepts in every torch)."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # numpy scalar
+        return value.item()
     return value

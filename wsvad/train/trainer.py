@@ -89,7 +89,7 @@ class Trainer:
             if not (fs.labels[self.train_idx] == label).any():
                 raise ConfigError(f"the feature set has no {what} training videos (weak supervision needs both)")
 
-        anomaly_classes = sorted(set(fs.class_names[fs.labels == 1]) - {"Normal"})
+        anomaly_classes = sorted({str(c) for c in fs.class_names[fs.labels == 1]} - {"Normal"})
         self.class_names = ["Normal", *anomaly_classes]
         spec = self.method_cls.inputs
         self.bags = build_bags(fs, self.train_idx, self.config.segments, spec,
@@ -168,7 +168,8 @@ class Trainer:
                               f"available: {', '.join(sorted(k.split('/', 1)[1] for k in metrics if k.startswith(on)))}")
         value = metrics[key]
         value = -math.inf if value != value else value  # NaN never wins
-        if on == "last" or value > self.best_value or self.best_state is None:
+        # Ties go to the later step: a saturated weak validation metric should not freeze an early model.
+        if on == "last" or value >= self.best_value or self.best_state is None:
             self.best_value, self.best_step = value, self.step
             self.best_state = copy.deepcopy(self.model.state_dict())
             self.best_metrics, self.best_evaluation = dict(metrics), evaluation

@@ -1,0 +1,111 @@
+"""The trainer: determinism, honest selection, explicit bags, and learning on planted anomalies."""
+
+import numpy as np
+import pytest
+import torch
+
+from wsvad.errors import ConfigError
+from wsvad.methods.base import InputSpec
+from wsvad.train import TrainOptions, Trainer, train
+from wsvad.train.bags import BagSampler, build_bags
+from wsvad.train.splits import carve_validation
+
+
+def test_same_seed_same_metrics_different_seed_different_run(small_toy):
+    opts = dict(max_steps=30, eval_every=10)
+    a = train(small_toy, "mil", {"batch_size": 4}, TrainOptions(seed=7, **opts))
+    b = train(small_toy, "mil", {"batch_size": 4}, TrainOptions(seed=7, **opts))
+    c = train(small_toy, "mil", {"batch_size": 4}, TrainOptions(seed=8, **opts))
+    drop = {"train_seconds"}
+    assert {k: v for k, v in a.metrics.items() if k not in drop} == {k: v for k, v in b.metrics.items() if k not in drop}
+    assert [h["loss/total"] for h in a.history] == [h["loss/total"] for h in b.history]
+    assert [h["loss/total"] for h in a.history] != [h["loss/total"] for h in c.history]
+
+
+def test_validation_is_carved_from_training_videos_stratified(toy):
+    train_idx, val_idx = carve_validation(toy, 0.1, split_seed=0)
+    assert set(val_idx).isdisjoint(train_idx)
+    assert set(val_idx) | set(train_idx) == set(toy.select("train"))
+    assert (toy.splits[val_idx] == "train").all()  # never a test video
+    assert set(toy.labels[val_idx]) == {0, 1}
+    again, val_again = carve_validation(toy, 0.1, split_seed=0)
+    assert np.array_equal(val_idx, val_again)
+
+
+def test_selection_modes_are_recorded(small_toy):
+    for on, metric in (("val", "video_auc"), ("test", "auc"), ("last", "auc")):
+        r = train(small_toy, "mil", {"batch_size": 4}, TrainOptions(max_steps=20, eval_every=5, select_on=on))
+        assert r.metrics["selected_on"] == on and r.metrics["select_metric"] == metric
+        if on == "last":
+            assert r.metrics["selected_step"] == 20
+        if on == "test":  # the chosen evaluation is the best test AUC seen: the papers' optimism
+            assert r.metrics["auc"] == max(h["test/auc"] for h in r.history)
+
+
+def test_select_on_val_never_looks_at_test(small_toy):
+    """Scrambling test labels must not change which step is selected on val."""
+    r1 = train(small_toy, "mil", {"batch_size": 4}, TrainOptions(max_steps=20, eval_every=5, seed=1))
+    scrambled = small_toy.__class__(**{**small_toy.__dict__, "ground_truth": {
+        k: np.zeros((0, 2), np.int64) if len(v) else np.array([[0, 10]]) for k, v in small_toy.ground_truth.items()}})
+    r2 = train(scrambled, "mil", {"batch_size": 4}, TrainOptions(max_steps=20, eval_every=5, seed=1))
+    assert r1.metrics["selected_step"] == r2.metrics["selected_step"]
+
+
+def test_bags_are_explicit_and_balanced(toy):
+    spec = InputSpec(pooling="linspace_mean", train_crops="random")
+    idx = toy.select("train")
+    bags = build_bags(toy, idx, 32, spec, {"Normal": 0, "Arson": 1, "Fighting": 2, "Robbery": 3})
+    assert bags.pooled.shape == (idx.size, 2, 32, 64)
+    sampler = BagSampler(bags, 5, "random", torch.Generator().manual_seed(0))
+    for _ in range(sampler.steps_per_epoch):
+        batch = sampler.next_batch()
+        assert batch.features.shape == (10, 1, 32, 64)
+        assert batch.n_normal == batch.n_abnormal == 5
+        assert batch.labels[:5].sum() == 0 and batch.labels[5:].sum() == 5
+        assert (batch.class_ids[:5] == 0).all() and (batch.class_ids[5:] > 0).all()
+
+
+def test_each_crop_becomes_its_own_bag(toy):
+    spec = InputSpec(pooling="linspace_mean", train_crops="each")
+    bags = build_bags(toy, toy.select("train")[:6], 16, spec, {})
+    assert bags.pooled.shape == (12, 1, 16, 64)
+    assert np.array_equal(bags.video_index, np.repeat(toy.select("train")[:6], 2))
+
+
+def test_epoch_samples_each_side_without_replacement(toy):
+    spec = InputSpec(pooling="linspace_mean", train_crops="all")
+    bags = build_bags(toy, toy.select("train"), 8, spec, {})
+    sampler = BagSampler(bags, 4, "all", torch.Generator().manual_seed(1))
+    normal_rows = []
+    n_normal = int((bags.labels == 0).sum())
+    for _ in range(n_normal // 4):
+        b = sampler.next_batch()
+        normal_rows.append(b.features[:4, 0, 0, 0].numpy())
+    rows = np.concatenate(normal_rows)
+    assert np.unique(rows).size == rows.size  # no video twice within an epoch
+
+
+def test_bad_options_fail_before_training(small_toy):
+    with pytest.raises(ConfigError, match="select-on"):
+        TrainOptions(select_on="best")
+    with pytest.raises(ConfigError, match="not both"):
+        TrainOptions(max_steps=3, max_epochs=3)
+    with pytest.raises(ConfigError, match="unknown method 'nope'"):
+        Trainer(small_toy, "nope")
+    with pytest.raises(ConfigError, match="rtfm.k must be int"):
+        Trainer(small_toy, "rtfm", {"k": "three"})
+    with pytest.raises(ConfigError, match="select-metric"):
+        train(small_toy, "mil", None, TrainOptions(max_steps=2, select_metric="accuracy_of_vibes"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, steps, overrides", [
+    ("mil", 150, {"batch_size": 8}),
+    ("rtfm", 40, {"batch_size": 8}),
+])
+def test_methods_find_planted_anomalies(toy, name, steps, overrides):
+    untrained = train(toy, name, overrides, TrainOptions(seed=0, max_steps=1, select_on="last"))
+    r = train(toy, name, overrides, TrainOptions(seed=0, max_steps=steps, select_on="val"))
+    assert r.metrics["auc"] >= 0.85, r.metrics
+    assert r.metrics["auc"] > untrained.metrics["auc"] + 0.1
+    assert r.metrics["selected_on"] == "val"

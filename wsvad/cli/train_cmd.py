@@ -1,0 +1,46 @@
+"""`wsvad train`: one method on one feature set → metrics.json, frame_scores.parquet, checkpoint.pt."""
+
+import json
+import math
+from pathlib import Path
+
+from wsvad.cli.protocol_args import protocol_from_args
+from wsvad.features import load_feature_set
+from wsvad.train import TrainOptions, Trainer, save_checkpoint
+from wsvad.train.outputs import write_frame_scores
+
+
+def run(args) -> int:
+    fs = load_feature_set(args.features)
+    options = TrainOptions(seed=args.seed, max_steps=args.max_steps, max_epochs=args.max_epochs,
+                           eval_every=args.eval_every, select_on=args.select_on, select_metric=args.select_metric,
+                           val_fraction=args.val_fraction, protocol=protocol_from_args(args), device=args.device)
+    trainer = Trainer(fs, args.method, dict(args.set), options)
+    print(f"training {args.method} on {fs.dataset or args.features} ({fs.num_videos} videos, dim {fs.dim}) for "
+          f"{trainer.total_steps} steps, batch {trainer.batch_size}+{trainer.batch_size}, selecting on "
+          f"{options.select_on}/{trainer.select_metric}")
+
+    def report(step, record, _trainer):
+        shown = {k: v for k, v in record.items() if k in ("loss/total", "test/auc", "val/video_auc", "val/auc")}
+        print(f"  step {step:>6}  " + "  ".join(f"{k} {v:.4f}" for k, v in shown.items()), flush=True)
+
+    result = trainer.fit(report)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(_json_safe(result.metrics), indent=2, sort_keys=True) + "\n")
+    if result.evaluation is not None:
+        write_frame_scores(out / "frame_scores.parquet", result.evaluation, fs, trainer.test_idx)
+    save_checkpoint(out / "checkpoint.pt", model=result.model, feature_set_hash=fs.hash, dataset=fs.dataset,
+                    metrics=result.metrics,
+                    extra={"selected_on": options.select_on, "frames_per_snippet": options.protocol.frames_per_snippet})
+    m = result.metrics
+    print(f"{args.method}: auc {m['auc']:.4f}  auc_abnormal {m['auc_abnormal']:.4f}  ap {m['ap']:.4f}  "
+          f"pr_auc_trapz {m['pr_auc_trapz']:.4f}  far {m['far']:.4f}  video_auc {m['video_auc']:.4f}  "
+          f"(selected on {m['selected_on']} at step {m['selected_step']})")
+    print(f"wrote {out}/metrics.json, frame_scores.parquet, checkpoint.pt")
+    return 0
+
+
+def _json_safe(metrics: dict) -> dict:
+    """NaN (an undefined metric) becomes null: strict JSON readers reject NaN."""
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
