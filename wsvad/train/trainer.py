@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from wsvad.errors import ConfigError
+from wsvad.errors import ConfigError, WsvadError
 from wsvad.features import FeatureSet
 from wsvad.methods import get_method, make_config
 from wsvad.protocol import Evaluation, Protocol
@@ -34,6 +34,10 @@ from wsvad.train.seeding import seed_everything
 from wsvad.train.splits import carve_validation
 
 SELECT_ON = ("val", "test", "last")
+
+
+class DivergedError(WsvadError):
+    """The loss became NaN or Inf: the trial has failed (retrying from a checkpoint would only repeat it)."""
 
 
 @dataclass
@@ -138,6 +142,9 @@ class Trainer:
         batch.labels = batch.labels.to(self.options.device)
         output = self.model(batch.features)
         total, parts = self.model.loss(output, batch)
+        if not torch.isfinite(total):
+            bad = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in parts.items())
+            raise DivergedError(f"{self.method_cls.name}: loss is {float(total.detach())} at step {self.step + 1} ({bad})")
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         if self.config.grad_clip > 0:
@@ -209,6 +216,48 @@ class Trainer:
         })
         metrics.update(last_losses or {})
         return TrainResult(metrics, self.best_evaluation, self.model, self.history)
+
+    # --- resuming ------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything needed to continue this run exactly where it stopped (weights_only-loadable)."""
+        return {
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "sampler": self.sampler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "best_value": float(self.best_value),
+            "best_step": self.best_step,
+            "best_state": self.best_state,
+            "best_metrics": {k: float(v) for k, v in self.best_metrics.items()},
+            "history": [{k: float(v) for k, v in h.items()} for h in self.history],
+            "train_seconds": self.train_seconds,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = int(state["step"])
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.sampler.load_state_dict(state["sampler"])
+        torch.set_rng_state(state["torch_rng"])
+        self.best_value, self.best_step = float(state["best_value"]), int(state["best_step"])
+        self.best_state = state["best_state"]
+        self.best_metrics = dict(state["best_metrics"])
+        self.history = [dict(h) for h in state["history"]]
+        self.train_seconds = float(state["train_seconds"])
+        # The selected model's frame scores are recomputed on demand (`evaluate_selected`).
+        self.best_evaluation = None
+
+    def evaluate_selected(self):
+        """Re-score the test split with the selected weights (after a resume dropped the cache)."""
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        _, self.best_evaluation = evaluate_videos(self.model, self.fs, self.test_idx, self.options.protocol,
+                                                  self.options.device)
+        return self.best_evaluation
 
     def config_dict(self) -> dict:
         return dataclasses.asdict(self.config)

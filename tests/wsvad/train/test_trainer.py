@@ -109,3 +109,25 @@ def test_methods_find_planted_anomalies(toy, name, steps, overrides):
     assert r.metrics["auc"] >= 0.85, r.metrics
     assert r.metrics["auc"] > untrained.metrics["auc"] + 0.1
     assert r.metrics["selected_on"] == "val"
+
+
+def test_resume_from_state_dict_continues_exactly(small_toy, tmp_path):
+    """A run stopped at step 10 and resumed from its saved state ends where an unbroken run ends."""
+    opts = dict(max_steps=20, eval_every=5, seed=3)
+    whole = train(small_toy, "rtfm", {"batch_size": 4}, TrainOptions(**opts))
+
+    first = Trainer(small_toy, "rtfm", {"batch_size": 4}, TrainOptions(**opts))
+    first.fit(lambda step, record, t: step >= 10)
+    torch.save(first.state_dict(), tmp_path / "state.pt")
+    second = Trainer(small_toy, "rtfm", {"batch_size": 4}, TrainOptions(**opts))
+    second.load_state_dict(torch.load(tmp_path / "state.pt", weights_only=True))
+    resumed = second.fit()
+    assert [h["loss/total"] for h in resumed.history] == pytest.approx([h["loss/total"] for h in whole.history])
+    assert resumed.metrics["auc"] == pytest.approx(whole.metrics["auc"])
+
+
+def test_diverging_loss_fails_with_its_reason(small_toy):
+    from wsvad.train.trainer import DivergedError
+
+    with pytest.raises(DivergedError, match=r"loss is (nan|inf) at step \d+"):
+        train(small_toy, "mil", {"batch_size": 4, "lr": 1e30}, TrainOptions(max_steps=50, select_on="last"))
