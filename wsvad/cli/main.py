@@ -14,6 +14,7 @@ COMMANDS = {
     "train": ("train_cmd", "train one method on a feature set; writes metrics.json, frame scores, checkpoint"),
     "convert": ("convert_cmd", "turn an official checkpoint (state_dict) into a wsvad checkpoint"),
     "score": ("score_cmd", "score one video's features with a checkpoint; writes snippet and frame scores"),
+    "sweep": ("sweep_cmd", "Ray Tune + Optuna + ASHA sweep of methods on a feature set, tracked in MLflow"),
 }
 
 

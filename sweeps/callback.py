@@ -1,0 +1,79 @@
+"""The Tune callback that writes every trial to MLflow from the driver (one writer per sweep)."""
+
+from __future__ import annotations
+
+from ray.tune import Callback
+
+from sweeps.tracking import Tracker
+
+# Tune's own bookkeeping keys, not worth an MLflow metric.
+SKIP = {"timestamp", "time_this_iter_s", "time_total_s", "training_iteration", "iterations_since_restore",
+        "time_since_restore", "timesteps_total", "episodes_total", "pid", "done", "trial_id", "date",
+        "hostname", "node_ip", "config", "checkpoint_dir_name", "should_checkpoint", "experiment_tag", "step"}
+
+
+class MLflowTrials(Callback):
+    def __init__(self, tracker: Tracker, parent_id: str, sweep: str, method: str, fixed_params: dict, tags: dict):
+        self.tracker = tracker
+        self.parent_id = parent_id
+        self.sweep = sweep
+        self.method = method
+        self.fixed_params = fixed_params
+        self.tags = tags
+        self.runs: dict[str, str] = {}   # trial_id -> MLflow run id
+
+    def __getstate__(self):
+        # Tune pickles its RunConfig (tuner.pkl); an MLflow client does not survive that, and a
+        # resumed driver attaches a fresh callback anyway (driver._attach_callback).
+        state = dict(self.__dict__)
+        state["tracker"] = None
+        return state
+
+    def run_for(self, trial) -> str:
+        if trial.trial_id not in self.runs:
+            params = {**self.fixed_params, **{f"config.{k}": v for k, v in (trial.config or {}).items()}}
+            self.runs[trial.trial_id] = self.tracker.child_for_trial(
+                self.parent_id, self.sweep, trial.trial_id, self.method, params, self.tags)
+        return self.runs[trial.trial_id]
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self.run_for(trial)
+
+    def on_trial_restore(self, iteration, trials, trial, **info):
+        self.tracker.reopen(self.run_for(trial))
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        step = int(result.get("step", result.get("training_iteration", 0)))
+        self.tracker.log_metrics(self.run_for(trial), {k: v for k, v in result.items() if k not in SKIP}, step)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        run = self.run_for(trial)
+        stopped_early = trial.last_result.get("step", 0) < trial.last_result.get("total_steps", 0)
+        self.tracker.set_tags(run, {"wsvad.stopped_by": "asha" if stopped_early else "budget"})
+        self.tracker.end(run, "FINISHED")
+        r = trial.last_result
+        print(f"[{self.method}] trial {trial.trial_id} finished at step {r.get('step')}/{r.get('total_steps')} "
+              f"({'stopped by ASHA' if stopped_early else 'full budget'}): objective {r.get('objective', float('nan')):.4f}",
+              flush=True)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        reason = failure_reason(trial)
+        self.tracker.end(self.run_for(trial), "FAILED", reason=reason)
+        print(f"[{self.method}] trial {trial.trial_id} failed: {reason}", flush=True)
+
+
+def failure_reason(trial) -> str:
+    """The last line of the trial's error (e.g. 'DivergedError: rtfm: loss is nan at step 12 ...')."""
+    path = getattr(trial, "error_file", None)
+    text = ""
+    if path:
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:
+            text = ""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if "Error" in line or "Exception" in line:
+            return line
+    return lines[-1] if lines else "unknown error"

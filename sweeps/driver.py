@@ -1,0 +1,223 @@
+"""The sweep driver: one Ray Tune `Tuner` per method (OptunaSearch + ASHA), MLflow from the driver.
+
+    validate options (no cluster work yet) → check the tracking store answers → load the feature set
+    once, `ray.put` it → per method: restore or build the Tuner, fit, log the best checkpoint →
+    mark the method done in sweep.json (so `--resume` skips it) → close the parent run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from wsvad.errors import ConfigError
+from sweeps import state as sweep_state
+from sweeps.options import SweepOptions, gpu_fraction, validate
+from sweeps.provenance import git_sha, versions
+from sweeps.spaces import official_point, to_tune
+from sweeps.tracking import Tracker, check_reachable, default_tracking_uri, experiment_name
+
+
+def run_sweep(opts: SweepOptions) -> dict:
+    spaces = validate(opts)
+    uri = opts.tracking_uri or default_tracking_uri()
+    check_reachable(uri)
+    existing = sweep_state.load_state(opts.storage, opts.name)
+    if existing and not opts.resume:
+        raise ConfigError(f"sweep {opts.name!r} already exists in {opts.storage}; pass --resume to continue it "
+                          "or choose another --name")
+    if opts.resume and not existing:
+        raise ConfigError(f"nothing to resume: no sweep {opts.name!r} in {opts.storage}")
+
+    from wsvad.features import load_feature_set
+
+    fs = load_feature_set(opts.features)
+    if existing and existing["feature_set_hash"] != fs.hash:
+        raise ConfigError(f"sweep {opts.name!r} ran on feature set {existing['feature_set_hash'][:12]}, "
+                          f"but --features is {fs.hash[:12]}: refusing to mix feature sets")
+    tracker = Tracker(uri, experiment_name(fs.dataset, fs.hash))
+    if existing:
+        parent = existing["parent_run_id"]
+        tracker.reopen(parent)
+        record = existing
+    else:
+        tags = {"wsvad.feature_set_hash": fs.hash, "wsvad.dataset": fs.dataset, "wsvad.git_sha": git_sha(),
+                "wsvad.selected_on": opts.select_on,
+                **{f"version.{k}": v for k, v in versions().items()}}
+        params = {k: v for k, v in opts.to_dict().items() if k != "overrides"}
+        params.update({f"set.{k}": v for k, v in opts.overrides.items()})
+        parent = tracker.start_parent(opts.name, params, tags)
+        record = {"name": opts.name, "parent_run_id": parent, "experiment_id": tracker.experiment_id,
+                  "tracking_uri": uri, "feature_set_hash": fs.hash, "methods": opts.methods, "completed": {}}
+        sweep_state.save_state(opts.storage, opts.name, record)
+
+    import ray
+
+    _init_ray(opts)
+    try:
+        ref = ray.put(fs)  # once per sweep: every trial on a node reads these arrays without a copy
+        for method in opts.methods:
+            if method in record["completed"]:
+                print(f"[{method}] already finished in this sweep; skipping", flush=True)
+                continue
+            started = time.time()
+            summary = _fit_method(method, spaces[method], opts, fs, ref, tracker, parent)
+            summary["wall_seconds"] = round(time.time() - started, 1)
+            record["completed"][method] = summary
+            sweep_state.save_state(opts.storage, opts.name, record)
+        _log_summary(tracker, parent, record)
+        tracker.end(parent, "FINISHED")
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            tracker.end(parent, "KILLED", reason="interrupted")
+        elif not isinstance(exc, SystemExit):
+            tracker.end(parent, "FAILED", reason=f"{type(exc).__name__}: {exc}")
+        raise
+    return record
+
+
+def _init_ray(opts: SweepOptions) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    if opts.address or os.environ.get("RAY_ADDRESS"):
+        ray.init(address=opts.address or None, log_to_driver=False)
+    else:
+        ray.init(num_cpus=opts.num_cpus, num_gpus=opts.num_gpus, include_dashboard=False, log_to_driver=False)
+
+
+def _trial_gpu_fraction(opts: SweepOptions, method: str, fs) -> float:
+    import ray
+
+    from sweeps import gpu
+
+    fixed = gpu_fraction(opts)
+    if fixed is not None:
+        return fixed
+    if ray.cluster_resources().get("GPU", 0) <= 0:
+        return 0.0
+    crops = int(fs.num_crops.max())
+    fixed_options = _fixed_overrides(opts, method)
+    measured = ray.get(ray.remote(num_gpus=1)(gpu.calibrate).remote(method, fs.dim, crops, None, fixed_options))
+    if not measured["peak_bytes"]:
+        print(f"[{method}] the cluster declares GPUs but none is usable here: trials run on CPU", flush=True)
+        return 0.0
+    card = int(opts.card_gb * 2**30) or measured["card_bytes"]
+    print(f"[{method}] {measured['device']}: {gpu.describe(measured['peak_bytes'], card)}", flush=True)
+    return gpu.fraction_for(measured["peak_bytes"], card)
+
+
+def _fixed_overrides(opts: SweepOptions, method: str) -> dict:
+    from wsvad.methods import get_method
+
+    fields = get_method(method).Config.__dataclass_fields__
+    return {k: v for k, v in opts.overrides.items() if k in fields}
+
+
+def _fit_method(method: str, space: dict, opts: SweepOptions, fs, ref, tracker: Tracker, parent: str) -> dict:
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+    from ray.tune.search import BasicVariantGenerator
+    from ray.tune.search.optuna import OptunaSearch
+
+    from sweeps.callback import MLflowTrials
+    from sweeps.trainable import run_trial
+
+    fraction = _trial_gpu_fraction(opts, method, fs)
+    settings = {"fixed": _fixed_overrides(opts, method), "seed": opts.seed, "max_steps": opts.max_steps,
+                "max_epochs": opts.max_epochs, "select_on": opts.select_on, "val_fraction": opts.val_fraction,
+                "evals_per_trial": opts.evals_per_trial, "cpus_per_trial": opts.cpus_per_trial,
+                "gpu_fraction": fraction}
+    trainable = tune.with_resources(
+        tune.with_parameters(run_trial, feature_set_ref=[ref], method=method, settings=settings),
+        {"cpu": opts.cpus_per_trial, "gpu": fraction})
+    base = sweep_state.sweep_dir(opts.storage, opts.name)
+    path = f"{base}/{method}"
+    fixed_params = {"method": method, "seed": opts.seed, "max_steps": opts.max_steps, "max_epochs": opts.max_epochs,
+                    "select_on": opts.select_on, "gpu_fraction": fraction,
+                    **{f"set.{k}": v for k, v in settings["fixed"].items()}}
+    tags = {"wsvad.feature_set_hash": fs.hash, "wsvad.selected_on": opts.select_on}
+    callback = MLflowTrials(tracker, parent, opts.name, method, fixed_params, tags)
+
+    if tune.Tuner.can_restore(path):
+        print(f"[{method}] resuming from {path}", flush=True)
+        tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True,
+                                   resume_errored=False, restart_errored=False)
+        _attach_callback(tuner, callback)
+    else:
+        points = [official_point(method, space)]  # the paper's configuration is always trial 0
+        if opts.search == "optuna":
+            search = OptunaSearch(metric="objective", mode="max", seed=opts.seed, points_to_evaluate=points)
+        else:
+            search = BasicVariantGenerator(points_to_evaluate=points, random_state=opts.seed)
+        if opts.scheduler == "asha":
+            scheduler = ASHAScheduler(time_attr="training_iteration", max_t=opts.evals_per_trial,
+                                      grace_period=max(1, opts.evals_per_trial // 4), reduction_factor=3)
+        else:
+            scheduler = FIFOScheduler()
+        tuner = tune.Tuner(
+            trainable,
+            param_space=to_tune(space),
+            tune_config=tune.TuneConfig(metric="objective", mode="max", search_alg=search, scheduler=scheduler,
+                                        num_samples=opts.trials, max_concurrent_trials=opts.max_concurrent),
+            run_config=tune.RunConfig(
+                name=method, storage_path=base, callbacks=[callback], verbose=0,
+                failure_config=tune.FailureConfig(max_failures=opts.max_failures),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
+        )
+    grid = tuner.fit()
+    return _record_method(method, grid, callback, tracker, parent)
+
+
+def _attach_callback(tuner, callback) -> None:
+    """A restored Tuner keeps the RunConfig it was pickled with; give it this driver's callback
+    (the old one's MLflow client did not survive the kill)."""
+    run_config = tuner._local_tuner.get_run_config()  # the single private touch point, here only
+    others = [c for c in (run_config.callbacks or []) if not isinstance(c, type(callback))]
+    run_config.callbacks = [*others, callback]
+
+
+def _record_method(method: str, grid, callback, tracker: Tracker, parent: str) -> dict:
+    """Best trial → its checkpoint logged to its MLflow run; stale RUNNING runs closed."""
+    finished = failed = 0
+    for result in grid:
+        trial_id = result.metrics.get("trial_id") if result.metrics else None
+        if result.error is not None:
+            failed += 1
+        else:
+            finished += 1
+        run_id = callback.runs.get(trial_id) if trial_id else None
+        if run_id and tracker.client.get_run(run_id).info.status == "RUNNING":
+            tracker.end(run_id, "FAILED" if result.error is not None else "FINISHED",
+                        reason=str(result.error).splitlines()[-1] if result.error is not None else None)
+    summary = {"trials": len(grid), "finished": finished, "failed": failed}
+    try:
+        best = grid.get_best_result(metric="objective", mode="max", scope="last", filter_nan_and_inf=True)
+    except RuntimeError:
+        print(f"[{method}] no trial finished with a finite objective", flush=True)
+        return summary
+    trial_id = best.metrics["trial_id"]
+    run_id = callback.runs.get(trial_id) or tracker.find_run(**{"mlflow.parentRunId": parent, "wsvad.trial_id": trial_id})
+    selected = {k.split("/", 1)[1]: v for k, v in best.metrics.items() if k.startswith("selected/")}
+    summary.update({"best_trial_id": trial_id, "best_run_id": run_id, "objective": best.metrics["objective"],
+                    "config": dict(best.config), "selected": selected})
+    if best.checkpoint is not None and run_id:
+        with best.checkpoint.as_directory() as d:
+            tracker.log_artifact(run_id, Path(d) / "model.pt", "checkpoint")
+        tracker.set_tags(run_id, {"wsvad.best_of_method": "true"})
+    tracker.log_metrics(parent, {f"best/{method}/objective": best.metrics["objective"],
+                                 **{f"best/{method}/{k}": v for k, v in selected.items()
+                                    if k.startswith("test/")}}, step=0)
+    tracker.set_tags(parent, {f"best/{method}/trial_id": trial_id, f"best/{method}/run_id": run_id or ""})
+    print(f"[{method}] best trial {trial_id}: objective {best.metrics['objective']:.4f}, "
+          f"test auc {selected.get('test/auc', float('nan')):.4f} ({finished} finished, {failed} failed)", flush=True)
+    return summary
+
+
+def _log_summary(tracker: Tracker, parent: str, record: dict) -> None:
+    done = record["completed"]
+    tracker.log_metrics(parent, {"methods_finished": len(done),
+                                 "trials_finished": sum(m["finished"] for m in done.values()),
+                                 "trials_failed": sum(m["failed"] for m in done.values())}, step=0)

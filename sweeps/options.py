@@ -1,0 +1,151 @@
+"""Sweep options: one definition for `wsvad sweep` and `sweeps/run.py`, validated before any
+cluster work starts (a bad config must fail in seconds, not after a Ray cluster spun up)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from wsvad.errors import ConfigError
+
+SEARCHES = ("optuna", "random")
+SCHEDULERS = ("asha", "none")
+
+
+@dataclass
+class SweepOptions:
+    features: str
+    methods: list[str]
+    trials: int = 8
+    name: str = ""
+    max_concurrent: int | None = None
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: str = "auto"          # "auto" or a fraction such as "0.25"
+    search: str = "optuna"
+    scheduler: str = "asha"
+    max_steps: int | None = None
+    max_epochs: int | None = None
+    evals_per_trial: int = 10
+    seed: int = 0
+    storage: str = "runs/sweeps"
+    tracking_uri: str = ""
+    address: str = ""                     # "" = start a local Ray; else an existing cluster
+    resume: bool = False
+    select_on: str = "val"
+    val_fraction: float = 0.1
+    max_failures: int = 1
+    num_cpus: int | None = None           # local Ray only: CPUs to declare
+    num_gpus: float | None = None         # local Ray only: GPUs to declare (logical ones work on CPU)
+    card_gb: float = 0.0                  # GPU memory to pack into (0 = the real card's size)
+    spaces_dir: str = ""
+    overrides: dict = field(default_factory=dict)   # fixed method options for every trial
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--features", required=True, metavar="DIR", help="feature set directory (loaded once on the driver)")
+    p.add_argument("--methods", default="all", help="all, or a comma-separated list (see `wsvad methods`)")
+    p.add_argument("--trials", type=int, default=8, help="trials per method (the official defaults are the first)")
+    p.add_argument("--name", default="", help="sweep name (default: sweep-<date>-<time>)")
+    p.add_argument("--max-concurrent", type=int, help="trials running at once per method (default: as resources allow)")
+    p.add_argument("--cpus-per-trial", type=float, default=1.0)
+    p.add_argument("--gpus-per-trial", default="auto",
+                   help="auto (measure each method's peak CUDA memory and pack trials onto the card) or a fraction, e.g. 0.25")
+    p.add_argument("--search", choices=SEARCHES, default="optuna")
+    p.add_argument("--scheduler", choices=SCHEDULERS, default="asha")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--max-steps", type=int, help="per-trial budget in optimisation steps")
+    budget.add_argument("--max-epochs", type=int, help="per-trial budget in epochs")
+    p.add_argument("--evals-per-trial", type=int, default=10, help="evaluations (ASHA rungs) per trial")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--storage", default="runs/sweeps", help="Ray results: a path (shared on multi-node clusters) or s3:// URI")
+    p.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", ""),
+                   help="MLflow tracking URI, e.g. http://127.0.0.1:5000 (default: sqlite:///<cwd>/mlflow.db)")
+    p.add_argument("--address", default="", help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--resume", action="store_true", help="continue a killed sweep of the same --name")
+    p.add_argument("--select-on", choices=("val", "test"), default="val",
+                   help="what each trial optimises: a validation split carved from training videos (default) or the test set")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--max-failures", type=int, default=1, help="retries of a trial whose worker died (from its checkpoint)")
+    p.add_argument("--num-cpus", type=int, help="local Ray only: CPUs to declare")
+    p.add_argument("--num-gpus", type=float, help="local Ray only: GPUs to declare")
+    p.add_argument("--card-gb", type=float, default=0.0, help="GPU memory to pack trials into (default: the card's)")
+    p.add_argument("--spaces-dir", default="", help="folder of <method>.yaml search spaces (default: sweeps/spaces)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="fix a method option in every trial (applied to every method that has it)")
+
+
+def from_args(args: argparse.Namespace) -> SweepOptions:
+    from wsvad.methods import list_methods
+
+    methods = list_methods() if args.methods == "all" else [m.strip() for m in args.methods.split(",") if m.strip()]
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        overrides[key.strip()] = value.strip()
+    name = args.name or _dt.datetime.now().strftime("sweep-%Y%m%d-%H%M%S")
+    return SweepOptions(
+        features=args.features, methods=methods, trials=args.trials, name=name, max_concurrent=args.max_concurrent,
+        cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, search=args.search,
+        scheduler=args.scheduler, max_steps=args.max_steps, max_epochs=args.max_epochs,
+        evals_per_trial=args.evals_per_trial, seed=args.seed, storage=args.storage, tracking_uri=args.tracking_uri,
+        address=args.address, resume=args.resume, select_on=args.select_on, val_fraction=args.val_fraction,
+        max_failures=args.max_failures, num_cpus=args.num_cpus, num_gpus=args.num_gpus, card_gb=args.card_gb,
+        spaces_dir=args.spaces_dir, overrides=overrides,
+    )
+
+
+def validate(opts: SweepOptions) -> dict:
+    """Check everything that can be checked locally; returns each method's search space."""
+    from wsvad.features import read_manifest
+    from wsvad.methods import get_method, make_config
+    from sweeps.spaces import load_space
+
+    if not opts.methods:
+        raise ConfigError("--methods names no method")
+    if opts.trials < 1:
+        raise ConfigError(f"--trials must be >= 1, got {opts.trials}")
+    if opts.max_concurrent is not None and opts.max_concurrent < 1:
+        raise ConfigError(f"--max-concurrent must be >= 1, got {opts.max_concurrent}")
+    if opts.cpus_per_trial <= 0:
+        raise ConfigError(f"--cpus-per-trial must be > 0, got {opts.cpus_per_trial}")
+    for name in ("max_steps", "max_epochs", "evals_per_trial"):
+        value = getattr(opts, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    gpu_fraction(opts)  # raises on a bad --gpus-per-trial
+    if not opts.name or "/" in opts.name or opts.name.startswith("."):
+        raise ConfigError(f"--name must be a plain name, got {opts.name!r}")
+    if not Path(opts.features).is_dir():
+        raise ConfigError(f"--features {opts.features}: not a feature set directory")
+    read_manifest(opts.features)
+    spaces = {}
+    for method in opts.methods:
+        cls = get_method(method)  # unknown names fail here
+        fixed = {k: v for k, v in opts.overrides.items() if k in {f for f in cls.Config.__dataclass_fields__}}
+        make_config(cls, fixed)
+        spaces[method] = load_space(method, Path(opts.spaces_dir) if opts.spaces_dir else None)
+    unknown = [k for k in opts.overrides if not any(k in get_method(m).Config.__dataclass_fields__ for m in opts.methods)]
+    if unknown:
+        raise ConfigError(f"--set {unknown[0]}: no selected method has this option")
+    return spaces
+
+
+def gpu_fraction(opts: SweepOptions) -> float | None:
+    """None for auto, else the fixed fraction in [0, 1]."""
+    if opts.gpus_per_trial == "auto":
+        return None
+    try:
+        value = float(opts.gpus_per_trial)
+    except ValueError:
+        raise ConfigError(f"--gpus-per-trial must be auto or a number, got {opts.gpus_per_trial!r}") from None
+    if not 0 <= value <= 1 and not (value > 1 and value.is_integer()):
+        raise ConfigError(f"--gpus-per-trial must be a fraction in [0, 1] or a whole number, got {value}")
+    return value

@@ -1,0 +1,67 @@
+"""One Tune trial: the wsvad trainer on the shared feature set, reporting every evaluation.
+
+The feature set arrives as an object reference and is read from the node's object store without a
+copy (`ray.get` of numpy arrays is zero-copy); trials never read Parquet. Every evaluation reports
+through `ray.tune.report` with a checkpoint holding the full trainer state, so a retried trial
+(worker died) continues from its last evaluation instead of starting over.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+TRAINER_STATE = "trainer.pt"
+MODEL = "model.pt"
+
+
+def objective_key(select_on: str, select_metric: str) -> str:
+    return f"{select_on}/{select_metric}"
+
+
+def run_trial(config: dict, *, feature_set_ref, method: str, settings: dict) -> None:
+    import ray
+    import torch
+    from ray import tune
+
+    from sweeps.gpu import setup_trial_device
+    from wsvad.protocol import Protocol
+    from wsvad.train import TrainOptions, Trainer, save_checkpoint
+
+    torch.set_num_threads(max(1, int(settings["cpus_per_trial"])))
+    device = setup_trial_device(settings["gpu_fraction"])
+    fs = ray.get(feature_set_ref[0])  # a list around the ref keeps Ray from resolving it for us
+
+    overrides = {**settings["fixed"], **config}
+    options = TrainOptions(seed=settings["seed"], max_steps=settings["max_steps"], max_epochs=settings["max_epochs"],
+                           select_on=settings["select_on"], val_fraction=settings["val_fraction"],
+                           protocol=Protocol(), device=device)
+    trainer = Trainer(fs, method, overrides, options)
+    trainer.eval_every = max(1, -(-trainer.total_steps // settings["evals_per_trial"]))
+    objective = objective_key(settings["select_on"], trainer.select_metric)
+
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d:
+            trainer.load_state_dict(torch.load(Path(d) / TRAINER_STATE, map_location="cpu", weights_only=True))
+
+    def report(step: int, record: dict, t: Trainer) -> None:
+        metrics = {k: v for k, v in record.items()}
+        # The objective is the *selected* model's score so far (each trial keeps its best
+        # evaluation): ASHA compares trials by it, Optuna is told its final value.
+        metrics["objective"] = t.best_value
+        metrics["current_objective"] = record[objective]
+        metrics["selected_step"] = t.best_step
+        metrics.update({f"selected/{k}": v for k, v in t.best_metrics.items()})
+        metrics["total_steps"] = t.total_steps
+        with tempfile.TemporaryDirectory() as d:
+            torch.save(t.state_dict(), Path(d) / TRAINER_STATE)
+            best = t.method_cls(t.config, fs.dim, class_names=t.class_names)
+            best.load_state_dict(t.best_state)
+            save_checkpoint(Path(d) / MODEL, model=best, feature_set_hash=fs.hash, dataset=fs.dataset,
+                            metrics={k.split("/", 1)[1]: v for k, v in t.best_metrics.items() if k.startswith("test/")},
+                            extra={"selected_on": settings["select_on"], "selected_step": t.best_step,
+                                   "select_metric": t.select_metric})
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+
+    trainer.fit(report)
