@@ -23,6 +23,7 @@ def run_sweep(opts: SweepOptions) -> dict:
     spaces = validate(opts)
     uri = opts.tracking_uri or default_tracking_uri()
     check_reachable(uri)
+    check_ray_reachable(opts.address or os.environ.get("RAY_ADDRESS", ""))
     existing = sweep_state.load_state(opts.storage, opts.name)
     if existing and not opts.resume:
         raise ConfigError(f"sweep {opts.name!r} already exists in {opts.storage}; pass --resume to continue it "
@@ -77,13 +78,32 @@ def run_sweep(opts: SweepOptions) -> dict:
     return record
 
 
+def check_ray_reachable(address: str, timeout: float = 5.0) -> None:
+    """A cluster address that does not answer fails at once (ray.init would retry for minutes)."""
+    import socket
+
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if not address or address == "auto" or not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConfigError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); "
+                          "is `ray start --head` running there?") from None
+
+
 def _init_ray(opts: SweepOptions) -> None:
     import ray
 
     if ray.is_initialized():
         return
     if opts.address or os.environ.get("RAY_ADDRESS"):
-        ray.init(address=opts.address or None, log_to_driver=False)
+        try:
+            ray.init(address=opts.address or None, log_to_driver=False)
+        except (ConnectionError, TimeoutError, RuntimeError) as exc:
+            where = opts.address or os.environ.get("RAY_ADDRESS")
+            raise ConfigError(f"cannot reach the Ray cluster at {where} ({str(exc).splitlines()[0][:200]})") from None
     else:
         ray.init(num_cpus=opts.num_cpus, num_gpus=opts.num_gpus, include_dashboard=False, log_to_driver=False)
 

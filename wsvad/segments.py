@@ -6,8 +6,8 @@ snippets and dims (the only Python loop is over videos, once per training run):
   segment i is the mean of snippets r[i]:r[i+1], or snippet r[i] itself when that range is empty;
 - `linear_resize` — S3R: `cv2.resize(..., INTER_LINEAR)` along time, i.e. linear interpolation
   with half-pixel centres (torch `interpolate(mode="linear", align_corners=False)`);
-- `pad_sample` — VadCLIP `process_feat` test/eval style: T ≥ S → snippets at int(linspace(0, T−1, S));
-  T < S → zero padding after T (the returned length says how many are real).
+- `pad_sample` — VadCLIP `process_feat`: T > S → mean-pooled over int(linspace(0, T, S+1)) bounds
+  (as `linspace_mean`); T ≤ S → zero padding after T (the returned length says how many are real).
 """
 
 from __future__ import annotations
@@ -42,9 +42,8 @@ def linear_resize(video: np.ndarray, segments: int) -> np.ndarray:
 
 def pad_sample(video: np.ndarray, segments: int) -> tuple[np.ndarray, int]:
     c, t, d = video.shape
-    if t >= segments:
-        idx = np.linspace(0, t - 1, segments).astype(np.int64)
-        return video[:, idx].astype(np.float32), segments
+    if t > segments:
+        return linspace_mean(video, segments), segments
     out = np.zeros((c, segments, d), np.float32)
     out[:, :t] = video
     return out, t

@@ -20,7 +20,8 @@ TOY_CLASSES = ("Arson", "Fighting", "Robbery")
 
 def make_toy_feature_set(out, videos: int = 64, dim: int = 64, snippets: int = 48, crops: int = 1,
                          seed: int = 0, strength: float = 6.0, video_spread: float = 0.0, test_fraction: float = 0.4,
-                         frames_per_snippet: int = 16, dtype: str = "float32") -> dict:
+                         frames_per_snippet: int = 16, dtype: str = "float32",
+                         synthetic_fraction: float = 0.0) -> dict:
     """Write a toy feature set to `out`; returns its manifest."""
     rng = np.random.default_rng(seed)
     directions = rng.normal(size=(len(TOY_CLASSES), dim))
@@ -49,8 +50,10 @@ def make_toy_feature_set(out, videos: int = 64, dim: int = 64, snippets: int = 4
             counters[cls] += 1
             feats = base[None] + rng.normal(scale=0.1, size=(crops, t, dim))          # (C, T, D)
             video_id = f"{cls}{counters[cls]:03d}_toy"
+            # GV-VAD: a share of the *training* videos is marked generated (synthetic)
+            synthetic = splits[v] == "train" and rng.random() < synthetic_fraction
             writer.add_video(video_id, str(splits[v]), int(labels[v]), cls, feats,
-                             num_frames=t * frames_per_snippet, fps=30.0)
+                             num_frames=t * frames_per_snippet, fps=30.0, source="synthetic" if synthetic else "real")
             if splits[v] == "test":
                 writer.set_ground_truth(video_id, intervals)
     return writer.manifest

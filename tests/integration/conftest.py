@@ -10,16 +10,20 @@ from services import MlflowServer, RayHead  # noqa: E402
 
 @pytest.fixture()
 def mlflow_server(tmp_path):
-    server = MlflowServer(tmp_path / "mlflow").start()
-    yield server
-    server.stop()
+    server = MlflowServer(tmp_path / "mlflow")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
 
 
 @pytest.fixture()
 def ray_head():
-    head = RayHead(num_cpus=2).start()
-    yield head
-    head.stop()
+    head = RayHead(num_cpus=2)
+    try:
+        yield head.start()
+    finally:
+        head.stop()
 
 
 @pytest.fixture(scope="session")

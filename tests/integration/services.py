@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -35,13 +36,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float = 60.0) -> None:
+def wait_http(url: str, timeout: float = 60.0, any_status: bool = False) -> None:
+    """Until `url` answers 200 (or, with any_status, answers at all: Ray's token auth gives 401)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200:
                     return
+        except urllib.error.HTTPError:
+            if any_status:
+                return
+            time.sleep(0.5)
         except OSError:
             time.sleep(0.5)
     raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
@@ -66,7 +72,9 @@ class MlflowServer:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)  # its own session: the server and its workers only
             try:
                 self.proc.wait(timeout=20)
@@ -89,8 +97,8 @@ class RayHead:
         cmd = [str(BIN / "ray"), "start", "--head", f"--port={self.port}", f"--num-cpus={self.num_cpus}",
                f"--temp-dir={self.temp_dir}", "--node-ip-address=127.0.0.1", "--dashboard-host=127.0.0.1",
                f"--dashboard-port={self.dashboard_port}", "--disable-usage-stats"]
-        subprocess.run(cmd, check=True, capture_output=True, env=service_env(), timeout=120)
-        wait_http(f"{self.dashboard}/api/version", timeout=60)
+        subprocess.run(cmd, check=True, capture_output=True, env=service_env(), timeout=180)
+        wait_http(f"{self.dashboard}/api/version", timeout=180, any_status=True)
         return self
 
     def pids(self) -> list[int]:

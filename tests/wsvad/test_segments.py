@@ -41,5 +41,5 @@ def test_pad_sample_pads_short_and_samples_long():
     assert n == 3 and out[0, :3].sum() == 6 and out[0, 3:].sum() == 0
     long = np.arange(10, dtype=np.float32).reshape(1, 10, 1)
     out, n = pad_sample(long, 4)
-    # int(linspace(0, 9, 4)) = 0, 3, 6, 9
-    assert n == 4 and out[0, :, 0].tolist() == [0, 3, 6, 9]
+    # bounds int(linspace(0, 10, 5)) = 0, 2, 5, 7, 10 → means of [0,1], [2,3,4], [5,6], [7,8,9]
+    assert n == 4 and out[0, :, 0].tolist() == [0.5, 3.0, 5.5, 8.0]

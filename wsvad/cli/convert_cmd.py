@@ -35,14 +35,19 @@ def run(args) -> int:
     if dim is None:
         raise ConfigError(f"{cls.name} has no official feature dimension: pass --feature-dim")
     model = cls(make_config(cls), dim)
+    state_dict = read_official_state_dict(args.official)
     if args.dictionary:
         if not hasattr(model, "set_dictionary"):
             raise ConfigError(f"--dictionary is only for methods with a dictionary (s3r), not {cls.name}")
-        dictionary = np.load(args.dictionary, allow_pickle=False)
+        try:
+            dictionary = np.load(args.dictionary, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"{args.dictionary}: not a readable .npy array ({exc})") from None
         if dictionary.ndim != 2 or dictionary.shape[1] != dim or not np.isfinite(dictionary).all():
             raise CheckpointError(f"{args.dictionary}: dictionary must be a finite (S, {dim}) array, got {dictionary.shape}")
-        model.set_dictionary(torch.from_numpy(dictionary.astype(np.float32)))
-    model.load_official(read_official_state_dict(args.official))
+        model.load_official(state_dict, dictionary=torch.from_numpy(dictionary.astype(np.float32)))
+    else:
+        model.load_official(state_dict)
     save_checkpoint(args.out, model=model, feature_set_hash="", dataset=args.dataset,
                     extra={"converted_from": str(Path(args.official).resolve()), "official_code": cls.official_code})
     print(f"converted {args.official} ({cls.name}, feature dim {dim}) to {args.out}")

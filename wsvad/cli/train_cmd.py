@@ -14,7 +14,8 @@ def run(args) -> int:
     fs = load_feature_set(args.features)
     options = TrainOptions(seed=args.seed, max_steps=args.max_steps, max_epochs=args.max_epochs,
                            eval_every=args.eval_every, select_on=args.select_on, select_metric=args.select_metric,
-                           val_fraction=args.val_fraction, protocol=protocol_from_args(args), device=args.device)
+                           val_fraction=args.val_fraction, protocol=protocol_from_args(args), device=args.device,
+                           vlr=args.vlr, learnable_vlr=args.learnable_vlr)
     trainer = Trainer(fs, args.method, dict(args.set), options)
     print(f"training {args.method} on {fs.dataset or args.features} ({fs.num_videos} videos, dim {fs.dim}) for "
           f"{trainer.total_steps} steps, batch {trainer.batch_size}+{trainer.batch_size}, selecting on "

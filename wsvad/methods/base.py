@@ -40,6 +40,7 @@ class InputSpec:
     train_crops: str = "all"         # all crops in one forward / one random crop / each crop a sample
     test_crops: str = "forward"      # crops inside one forward / one forward per crop, mean / crop 0
     official_dim: int | None = None  # the feature dimension of the official features (informational)
+    shuffle: bool = True             # official loaders shuffle bags each epoch (MGFN's do not)
 
     def __post_init__(self):
         assert self.pooling in POOLINGS, self.pooling
@@ -110,6 +111,11 @@ class Method(nn.Module):
         if mode == "per_crop":
             return torch.stack([self(video[c: c + 1][None]).scores[0] for c in range(video.shape[0])]).mean(0)
         return self(video[None]).scores[0]
+
+    def prepare_training(self, bags) -> None:
+        """Called once by the trainer before the first step with the pooled training bags
+        (wsvad.train.bags.Bags: .pooled (N, C, S, D), .labels (N,)); e.g. S3R learns its
+        dictionary here. Default: nothing."""
 
     def configure_optimizer(self):
         """The official optimiser (Adam by default); returns (optimizer, lr_scheduler or None)."""

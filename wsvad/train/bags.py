@@ -55,14 +55,17 @@ class BagSampler:
     """Epochs of shuffled normal and abnormal bags, `batch_size` of each per step (drop_last).
 
     As the official loaders (shuffle=True, drop_last=True, re-iterated when exhausted), each side
-    is an independent permutation, refreshed when it runs out.
+    is an independent permutation, refreshed when it runs out; with shuffle=False (MGFN's loaders)
+    each side is taken in feature-set order.
     """
 
-    def __init__(self, bags: Bags, batch_size: int, train_crops: str, generator: torch.Generator):
+    def __init__(self, bags: Bags, batch_size: int, train_crops: str, generator: torch.Generator,
+                 shuffle: bool = True):
         self.bags = bags
         self.batch_size = batch_size
         self.train_crops = train_crops
         self.generator = generator
+        self.shuffle = shuffle
         self.normal = np.flatnonzero(bags.labels == 0)
         self.abnormal = np.flatnonzero(bags.labels == 1)
         self._queues = {0: np.zeros(0, np.int64), 1: np.zeros(0, np.int64)}
@@ -74,8 +77,11 @@ class BagSampler:
     def _take(self, label: int) -> np.ndarray:
         pool = self.normal if label == 0 else self.abnormal
         if self._queues[label].size < self.batch_size:
-            perm = torch.randperm(pool.size, generator=self.generator).numpy()
-            self._queues[label] = pool[perm]
+            if self.shuffle:
+                perm = torch.randperm(pool.size, generator=self.generator).numpy()
+                self._queues[label] = pool[perm]
+            else:
+                self._queues[label] = pool.copy()
         out, self._queues[label] = self._queues[label][: self.batch_size], self._queues[label][self.batch_size:]
         return out
 

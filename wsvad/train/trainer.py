@@ -32,6 +32,7 @@ from wsvad.train.bags import BagSampler, build_bags
 from wsvad.train.scoring import evaluate_videos, has_frame_truth
 from wsvad.train.seeding import seed_everything
 from wsvad.train.splits import carve_validation
+from wsvad.train.synthetic import SyntheticLossScaling
 
 SELECT_ON = ("val", "test", "last")
 
@@ -52,6 +53,8 @@ class TrainOptions:
     split_seed: int = 0
     protocol: Protocol = field(default_factory=Protocol)
     device: str = "cpu"
+    vlr: float | None = None         # GV-VAD synthetic-sample loss scaling (None: off)
+    learnable_vlr: bool = False
 
     def __post_init__(self):
         if self.select_on not in SELECT_ON:
@@ -101,10 +104,17 @@ class Trainer:
 
         per_side = min(int((self.bags.labels == 0).sum()), int((self.bags.labels == 1).sum()))
         self.batch_size = min(self.config.batch_size, per_side)
-        self.sampler = BagSampler(self.bags, self.batch_size, spec.train_crops, self.generator)
+        self.sampler = BagSampler(self.bags, self.batch_size, spec.train_crops, self.generator, shuffle=spec.shuffle)
 
         self.model = self.method_cls(self.config, fs.dim, class_names=self.class_names).to(opts.device)
+        self.model.prepare_training(self.bags)
         self.optimizer, self.scheduler = self.model.configure_optimizer()
+        # GV-VAD: scale each batch's loss by frac_real + frac_synthetic · VLR (wsvad/train/synthetic.py).
+        self.loss_scaling = None
+        if opts.vlr is not None:
+            self.loss_scaling = SyntheticLossScaling(opts.vlr, learnable=opts.learnable_vlr).to(opts.device)
+            if self.loss_scaling.learnable:  # no weight decay: decay on log-VLR would pull VLR towards 1
+                self.optimizer.add_param_group({"params": list(self.loss_scaling.parameters()), "weight_decay": 0.0})
         self.total_steps = self._total_steps()
         self.eval_every = opts.eval_every or max(1, self.total_steps // 10)
         self.select_metric = opts.select_metric or self._default_select_metric()
@@ -142,11 +152,14 @@ class Trainer:
         batch.labels = batch.labels.to(self.options.device)
         output = self.model(batch.features)
         total, parts = self.model.loss(output, batch)
-        if not torch.isfinite(total):
+        objective = total
+        if self.loss_scaling is not None:
+            objective = total * self.loss_scaling(batch.synthetic.to(self.options.device))
+        if not torch.isfinite(objective):
             bad = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in parts.items())
             raise DivergedError(f"{self.method_cls.name}: loss is {float(total.detach())} at step {self.step + 1} ({bad})")
         self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
+        objective.backward()
         if self.config.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
@@ -154,7 +167,10 @@ class Trainer:
         if self.scheduler is not None and self.step % self.sampler.steps_per_epoch == 0:
             self.scheduler.step()  # official schedulers step once per epoch
         out = {f"loss/{k}": float(v.detach()) for k, v in parts.items()}
-        out["loss/total"] = float(total.detach())
+        out["loss/total"] = float(total.detach())  # unscaled: the logged parts add up to it
+        if self.loss_scaling is not None:
+            out["train/objective"] = float(objective.detach())
+            out["train/vlr"] = float(self.loss_scaling.vlr.detach())
         return out
 
     def evaluate(self) -> tuple[dict, Evaluation | None]:
@@ -224,6 +240,7 @@ class Trainer:
             "step": self.step,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "loss_scaling": self.loss_scaling.state_dict() if self.loss_scaling is not None else None,
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "sampler": self.sampler.state_dict(),
             "torch_rng": torch.get_rng_state(),
@@ -238,6 +255,8 @@ class Trainer:
     def load_state_dict(self, state: dict) -> None:
         self.step = int(state["step"])
         self.model.load_state_dict(state["model"])
+        if self.loss_scaling is not None and state.get("loss_scaling") is not None:
+            self.loss_scaling.load_state_dict(state["loss_scaling"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])

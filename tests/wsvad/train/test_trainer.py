@@ -131,3 +131,30 @@ def test_diverging_loss_fails_with_its_reason(small_toy):
 
     with pytest.raises(DivergedError, match=r"loss is (nan|inf) at step \d+"):
         train(small_toy, "mil", {"batch_size": 4, "lr": 1e30}, TrainOptions(max_steps=50, select_on="last"))
+
+
+def test_gv_vad_synthetic_loss_scaling_in_training(tmp_path):
+    from wsvad.features import load_feature_set
+    from wsvad.toy import make_toy_feature_set
+
+    make_toy_feature_set(tmp_path / "fs", videos=32, dim=8, snippets=10, seed=5, synthetic_fraction=0.5)
+    fs = load_feature_set(tmp_path / "fs")
+    assert set(fs.sources[fs.splits == "train"]) == {"real", "synthetic"}
+    assert set(fs.sources[fs.splits == "test"]) == {"real"}
+    trainer = Trainer(fs, "mil", {"batch_size": 4}, TrainOptions(max_steps=3, select_on="last", vlr=0.25))
+    batch_synthetic = []
+    original = trainer.sampler.next_batch
+
+    def spy():
+        batch = original()
+        batch_synthetic.append(batch.synthetic.float().mean().item())
+        return batch
+
+    trainer.sampler.next_batch = spy
+    out = trainer.train_step()
+    frac = batch_synthetic[0]
+    assert out["train/objective"] == pytest.approx(out["loss/total"] * ((1 - frac) + frac * 0.25), rel=1e-5)
+    learn = Trainer(fs, "mil", {"batch_size": 4}, TrainOptions(max_steps=3, select_on="last", vlr=0.5, learnable_vlr=True))
+    for _ in range(3):
+        out = learn.train_step()
+    assert out["train/vlr"] != 0.5  # VLR is learned

@@ -16,6 +16,8 @@ def add_arguments(p):
                         "the test set (the papers' habit, recorded as such), or the last step")
     p.add_argument("--select-metric", help="metric to select on (default: auc with frame truth, video_auc on a carved split)")
     p.add_argument("--val-fraction", type=float, default=0.1, help="share of training videos carved for validation")
+    p.add_argument("--vlr", type=float, help="GV-VAD synthetic-sample loss scaling: loss × (frac_real + frac_synthetic·VLR)")
+    p.add_argument("--learnable-vlr", action="store_true", help="learn VLR (starting at --vlr)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", required=True, metavar="DIR")
     add_protocol(p)

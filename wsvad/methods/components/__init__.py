@@ -1,0 +1,1 @@
+"""Building blocks shared by several methods (one job per module; not methods themselves)."""
