@@ -94,6 +94,9 @@ def check_ray_reachable(address: str, timeout: float = 5.0) -> None:
 
 
 def _init_ray(opts: SweepOptions) -> None:
+    # Each evaluation checkpoints (resumable trials); Tune's warning about frequent experiment
+    # snapshots is expected here and would drown the sweep's own output.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     import ray
 
     if ray.is_initialized():

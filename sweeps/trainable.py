@@ -54,6 +54,7 @@ def run_trial(config: dict, *, feature_set_ref, method: str, settings: dict) -> 
         metrics["selected_step"] = t.best_step
         metrics.update({f"selected/{k}": v for k, v in t.best_metrics.items()})
         metrics["total_steps"] = t.total_steps
+        metrics["train_seconds"] = t.train_seconds  # compute inside the trial (benchmarks: slot efficiency)
         with tempfile.TemporaryDirectory() as d:
             torch.save(t.state_dict(), Path(d) / TRAINER_STATE)
             best = t.method_cls(t.config, fs.dim, class_names=t.class_names)

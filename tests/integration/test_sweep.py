@@ -122,3 +122,25 @@ def test_sigkill_then_resume_runs_every_trial_exactly_once(tmp_path, sweep_toy):
     ids = [c.data.tags["wsvad.trial_id"] for c in children]
     assert len(ids) == len(set(ids)) == 6, ids  # no duplicate runs
     assert all(c.info.status in ("FINISHED", "FAILED") for c in children), [c.info.status for c in children]
+
+
+# Small versions of the heavy architectures so ten methods sweep on 2 CPU cores in minutes.
+SMALL = ["--set", "segments=16", "--set", "text_layers=1", "--set", "task_dim=32", "--set", "dims=32,64",
+         "--set", "depths=1,1", "--set", "dim_head=32", "--set", "mgfn_types=gb,fb"]
+
+
+def test_sweep_over_all_ten_methods(tmp_path, sweep_toy):
+    from wsvad.methods import list_methods
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    proc = run_sweep(sweep_args(sweep_toy, tmp_path / "runs", uri, "all", "--methods", "all", "--trials", 2,
+                                "--num-cpus", 2, "--max-steps", 6, "--evals-per-trial", 2, *SMALL), timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    parents, children, _ = sweep_runs(uri, "all")
+    methods = {c.data.tags["wsvad.method"] for c in children}
+    assert methods == set(list_methods()) and len(methods) == 10
+    assert len(children) == 20
+    assert all(c.info.status == "FINISHED" for c in children), [(c.info.run_name, c.data.tags.get("wsvad.failure_reason"))
+                                                                for c in children if c.info.status != "FINISHED"]
+    for method in methods:
+        assert f"best/{method}/objective" in parents[0].data.metrics
