@@ -52,7 +52,7 @@ from torch import nn
 
 from wsvad.errors import ConfigError
 from wsvad.methods.base import Batch, InputSpec, Method, Output
-from wsvad.methods.components.magnitude_top_k import gather_crop_major, select_top_k
+from wsvad.methods.components.rtfm_loss import rtfm_loss_terms
 from wsvad.methods.registry import register
 from wsvad.methods.rtfm import NonLocalBlock1D, RTFMConfig, xavier_init
 
@@ -228,33 +228,9 @@ class CLIPTSA(Method):
                   "attention_scores": s.view(b, c, t), "attention": p.view(b, c, t)}
         return Output(scores, extras)
 
-    def select_top_k(self, magnitudes: torch.Tensor) -> torch.Tensor:
-        return select_top_k(magnitudes, self.config.k, self.drop_out)
-
     def loss(self, output: Output, batch: Batch):
         """RTFM's loss (CLIP-TSA train.py is RTFM's train.py)."""
-        cfg, n = self.config, batch.n_normal
-        if batch.n_abnormal != n:
-            raise ValueError("CLIP-TSA's magnitude loss pairs normal and abnormal videos: use equal batch halves")
-        scores, feats, mags = output.scores, output.extras["features"], output.extras["magnitudes"]
-        # Official order of the two dropout draws: abnormal selection first, then normal.
-        idx_abn = self.select_top_k(mags[n:])
-        idx_nor = self.select_top_k(mags[:n])
-        score_abn = scores[n:].gather(1, idx_abn).mean(1)                        # (n,)
-        score_nor = scores[:n].gather(1, idx_nor).mean(1)
-        label = torch.cat((torch.zeros_like(score_nor), torch.ones_like(score_abn)))
-        cls = F.binary_cross_entropy(torch.cat((score_nor, score_abn)), label)
-        feat_abn = gather_crop_major(feats[n:], idx_abn)                         # (C·n, k, W)
-        feat_nor = gather_crop_major(feats[:n], idx_nor)
-        loss_abn = (cfg.margin - feat_abn.mean(1).norm(p=2, dim=1)).abs()
-        loss_nor = feat_nor.mean(1).norm(p=2, dim=1)
-        abn_scores = scores[n:].reshape(-1)   # flattened across videos, as train.py does
-        parts = {
-            "cls": cls,
-            "magnitude": cfg.alpha * ((loss_abn + loss_nor) ** 2).mean(),
-            "sparsity": cfg.sparsity * abn_scores.norm(dim=0),
-            "smooth": cfg.smooth * ((abn_scores[1:] - abn_scores[:-1]) ** 2).sum(),
-        }
+        parts = rtfm_loss_terms(output, batch, self.config, self.drop_out, "CLIP-TSA")
         return sum(parts.values()), parts
 
     def load_official(self, state_dict: dict) -> None:

@@ -16,8 +16,9 @@ Deliberate differences from the official code (numerically identical otherwise; 
 tests/wsvad/methods/test_rtfm_golden.py):
 - normal and abnormal counts come from the `Batch`, not the constructor's `batch_size`, and the
   official hard-coded 10 crops (`features[0:batch_size*10]`) follow the input's crop count;
-- the per-crop Python loop that gathers top-k features is one batched `gather`; the magnitude
-  margin term pairs (crop, video) of the two halves as the official crop-major concatenation does;
+- the per-crop Python loop that gathers top-k features is one batched `gather`
+  (components/magnitude_top_k.py); the loss (components/rtfm_loss.py) pairs (crop, video) of the
+  two halves in the margin term as the official crop-major concatenation does;
 - the feature dimension D is taken from the feature set: `conv_4` reads D channels and `conv_5`
   writes D channels (officially both hard-coded to 2048 = I3D); with D = 2048 it is the same net;
 - no `.cuda()` calls; the test path skips the (unused) top-k selection, so videos with T < 3 score.
@@ -32,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from wsvad.methods.base import Batch, InputSpec, Method, MethodConfig, Output
+from wsvad.methods.components.rtfm_loss import rtfm_loss_terms
 from wsvad.methods.registry import register
 
 
@@ -143,36 +145,6 @@ class RTFM(Method):
         magnitudes = features.norm(p=2, dim=2).view(b, c, t).mean(1)        # (B, T)
         return Output(scores, {"features": features.view(b, c, t, d), "magnitudes": magnitudes})
 
-    def select_top_k(self, magnitudes: torch.Tensor) -> torch.Tensor:
-        """Indices (n, k) of the k largest magnitudes after the official dropout on a ones mask."""
-        keep = self.drop_out(torch.ones_like(magnitudes))
-        return torch.topk(magnitudes * keep, self.config.k, dim=1)[1]
-
     def loss(self, output: Output, batch: Batch):
-        cfg, n = self.config, batch.n_normal
-        if batch.n_abnormal != n:
-            raise ValueError("RTFM's magnitude loss pairs normal and abnormal videos: use equal batch halves")
-        scores, feats, mags = output.scores, output.extras["features"], output.extras["magnitudes"]
-        # Official order of the two dropout draws: abnormal selection first, then normal.
-        idx_abn = self.select_top_k(mags[n:])
-        idx_nor = self.select_top_k(mags[:n])
-        score_abn = scores[n:].gather(1, idx_abn).mean(1)                   # (n,)
-        score_nor = scores[:n].gather(1, idx_nor).mean(1)
-
-        def top_k_features(f: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:  # f (n, C, T, D)
-            idx = idx[:, None, :, None].expand(-1, f.shape[1], -1, f.shape[3])
-            return f.gather(2, idx).transpose(0, 1).flatten(0, 1)             # (C·n, k, D) crop-major
-
-        feat_abn = top_k_features(feats[n:], idx_abn)
-        feat_nor = top_k_features(feats[:n], idx_nor)
-
-        label = torch.cat((torch.zeros_like(score_nor), torch.ones_like(score_abn)))
-        cls = F.binary_cross_entropy(torch.cat((score_nor, score_abn)), label)
-        loss_abn = (cfg.margin - feat_abn.mean(1).norm(p=2, dim=1)).abs()
-        loss_nor = feat_nor.mean(1).norm(p=2, dim=1)
-        magnitude = cfg.alpha * ((loss_abn + loss_nor) ** 2).mean()
-        abn_scores = scores[n:].reshape(-1)   # flattened across videos, as train.py does
-        sparsity = cfg.sparsity * abn_scores.norm(dim=0)
-        smooth = cfg.smooth * ((abn_scores[1:] - abn_scores[:-1]) ** 2).sum()
-        parts = {"cls": cls, "magnitude": magnitude, "sparsity": sparsity, "smooth": smooth}
-        return cls + magnitude + sparsity + smooth, parts
+        parts = rtfm_loss_terms(output, batch, self.config, self.drop_out, "RTFM")
+        return sum(parts.values()), parts

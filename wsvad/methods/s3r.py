@@ -61,7 +61,7 @@ from torch import nn
 
 from wsvad.errors import CheckpointError
 from wsvad.methods.base import Batch, InputSpec, Method, MethodConfig, Output
-from wsvad.methods.components.magnitude_top_k import gather_crop_major, select_top_k
+from wsvad.methods.components.rtfm_loss import rtfm_loss_terms
 from wsvad.methods.components.task_dictionary import learn_task_dictionary
 from wsvad.methods.registry import register
 
@@ -264,37 +264,11 @@ class S3R(Method):
         return Output(scores, {"features": x_video.view(b, c, t, d), "magnitudes": magnitudes,
                                "macro_scores": macro_scores, "memory_attn": memory_attn})
 
-    def select_top_k(self, magnitudes: torch.Tensor) -> torch.Tensor:
-        return select_top_k(magnitudes, self.config.k, self.drop_out)
-
     def loss(self, output: Output, batch: Batch):
-        cfg, n = self.config, batch.n_normal
-        if batch.n_abnormal != n:
-            raise ValueError("S3R's magnitude loss pairs normal and abnormal videos: use equal batch halves")
-        scores, feats, mags = output.scores, output.extras["features"], output.extras["magnitudes"]
-        # Official order of the two dropout draws: abnormal selection first, then normal.
-        idx_abn = self.select_top_k(mags[n:])
-        idx_nor = self.select_top_k(mags[:n])
-        score_abn = scores[n:].gather(1, idx_abn).mean(1)                       # (n,)
-        score_nor = scores[:n].gather(1, idx_nor).mean(1)
-        label = torch.cat((torch.zeros_like(score_nor), torch.ones_like(score_abn)))
-        cls = F.binary_cross_entropy(torch.cat((score_nor, score_abn)), label)
-
-        feat_abn = gather_crop_major(feats[n:], idx_abn)                         # (C·n, k, D)
-        feat_nor = gather_crop_major(feats[:n], idx_nor)
-        loss_abn = (cfg.margin - feat_abn.mean(1).norm(p=2, dim=1)).abs()
-        loss_nor = feat_nor.mean(1).norm(p=2, dim=1)
-        magnitude = cfg.alpha * ((loss_abn + loss_nor) ** 2).mean()
-
-        abn_scores = scores[n:].reshape(-1)   # flattened across videos, as do_train does
+        """RTFM's loss plus the macro BCE whose target is always 0 (normal)."""
+        parts = rtfm_loss_terms(output, batch, self.config, self.drop_out, "S3R")
         macro_scores = output.extras["macro_scores"]
-        parts = {
-            "cls": cls,
-            "magnitude": magnitude,
-            "sparsity": cfg.sparsity * abn_scores.norm(dim=0),
-            "smooth": cfg.smooth * ((abn_scores[1:] - abn_scores[:-1]) ** 2).sum(),
-            "macro": cfg.macro * F.binary_cross_entropy(macro_scores, torch.zeros_like(macro_scores)),
-        }
+        parts["macro"] = self.config.macro * F.binary_cross_entropy(macro_scores, torch.zeros_like(macro_scores))
         return sum(parts.values()), parts
 
     # --- official checkpoints -------------------------------------------------------------

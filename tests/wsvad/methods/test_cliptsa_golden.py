@@ -24,6 +24,8 @@ import numpy as np
 import pytest
 import torch
 
+from wsvad.methods.components.magnitude_top_k import select_top_k
+
 from wsvad.methods import Batch, create
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -151,8 +153,8 @@ def test_train_total_and_forward_match_official(golden, train_step):
     _close(out.extras["attention"].flatten(0, 1), golden["train_attention"], "hard-attention weights")
     _close(out.extras["attention_scores"].flatten(0, 1), golden["train_attention_scores"], "scorer outputs")
     with torch.no_grad():
-        idx_abn = m.select_top_k(out.extras["magnitudes"][n:])
-        idx_nor = m.select_top_k(out.extras["magnitudes"][:n])
+        idx_abn = select_top_k(out.extras["magnitudes"][n:], m.config.k, m.drop_out)
+        idx_nor = select_top_k(out.extras["magnitudes"][:n], m.config.k, m.drop_out)
     assert np.array_equal(idx_abn.numpy(), golden["train_topk_idx_abnormal"])
     assert np.array_equal(idx_nor.numpy(), golden["train_topk_idx_normal"])
     _close(out.scores[n:].gather(1, idx_abn).mean(1), golden["train_topk_score_abnormal"], "abnormal top-k scores")

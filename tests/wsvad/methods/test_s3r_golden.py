@@ -24,6 +24,8 @@ import numpy as np
 import pytest
 import torch
 
+from wsvad.methods.components.magnitude_top_k import select_top_k
+
 from wsvad.errors import CheckpointError
 from wsvad.methods import Batch, create
 
@@ -181,8 +183,8 @@ def test_train_forward_and_top_k_match_official(golden, train_step):
     _close(out.extras["magnitudes"], golden["train_magnitudes"], "train-mode feature magnitudes", atol=1e-5 * 10)
     _close(out.extras["macro_scores"], golden["train_macro_scores"], "train-mode macro scores")
     with torch.no_grad():
-        idx_abn = m.select_top_k(out.extras["magnitudes"][n:])
-        idx_nor = m.select_top_k(out.extras["magnitudes"][:n])
+        idx_abn = select_top_k(out.extras["magnitudes"][n:], m.config.k, m.drop_out)
+        idx_nor = select_top_k(out.extras["magnitudes"][:n], m.config.k, m.drop_out)
     assert np.array_equal(idx_abn.numpy(), golden["train_topk_idx_abnormal"]), "abnormal top-k snippets differ"
     assert np.array_equal(idx_nor.numpy(), golden["train_topk_idx_normal"]), "normal top-k snippets differ"
     _close(out.scores[n:].gather(1, idx_abn).mean(1), golden["train_topk_score_abnormal"], "abnormal top-k scores")
