@@ -2,7 +2,9 @@
 `np.load`-ing every sampled video's .npy and pooling it in a Python loop, every step.
 
 Both sides run the same model, optimiser and loss at the method's official batch size; only the
-way a batch is produced differs. Prints steps/s of each and their ratio (measured in one run).
+way a batch is produced differs. Steps of the two sides are interleaved (ours, baseline, ours, ...)
+so that load on a shared machine affects both alike. Prints, per method, the batch-assembly time
+and the whole-step throughput of each side and their ratios (measured in one run).
 
     python benchmarks/train_step.py [--methods mil,rtfm] [--steps 5] [--videos 64]
 """
@@ -70,37 +72,40 @@ def baseline_batch(paths, labels, batch_size, segments, rng) -> Batch:
                  torch.zeros(b, dtype=torch.long), torch.zeros(b, dtype=torch.bool), torch.full((b,), segments))
 
 
-def time_steps(step, n: int) -> float:
-    step()  # warm-up (allocations, first-call overheads)
-    start = time.perf_counter()
-    for _ in range(n):
-        step()
-    return n / (time.perf_counter() - start)
-
-
-def bench(method: str, steps: int, videos: int, snippets: int) -> tuple[float, float]:
+def bench(method: str, steps: int, videos: int, snippets: int) -> dict:
     setup = SETUPS[method]
     with tempfile.TemporaryDirectory() as tmp:
         fs, paths, labels = make_data(Path(tmp), videos, setup["dim"], setup["crops"], snippets)
-        trainer = Trainer(fs, method, None, TrainOptions(seed=0, max_steps=steps + 1, select_on="last"))
-        batch_size, segments = trainer.batch_size, trainer.config.segments
-        ours = time_steps(trainer.train_step, steps)
-
+        trainer = Trainer(fs, method, None, TrainOptions(seed=0, max_steps=2 * steps + 2, select_on="last"))
         model, optimizer = trainer.model, trainer.optimizer
         rng = np.random.default_rng(0)
 
-        def baseline_step():
-            model.train()
-            batch = baseline_batch(paths, labels, batch_size, segments, rng)
-            if method == "mil":  # Sultani trains on one crop
+        def ours_batch() -> Batch:
+            return trainer.sampler.next_batch()
+
+        def baseline() -> Batch:
+            batch = baseline_batch(paths, labels, trainer.batch_size, trainer.config.segments, rng)
+            if trainer.method_cls.inputs.train_crops == "random":  # e.g. Sultani: one crop per bag
                 batch.features = batch.features[:, :1]
+            return batch
+
+        def step(make_batch) -> tuple[float, float]:
+            started = time.perf_counter()
+            batch = make_batch()
+            assembled = time.perf_counter()
+            model.train()
             total, _ = model.loss(model(batch.features), batch)
             optimizer.zero_grad()
             total.backward()
             optimizer.step()
+            return assembled - started, time.perf_counter() - started
 
-        base = time_steps(baseline_step, steps)
-    return ours, base
+        step(ours_batch), step(baseline)  # warm-up: allocations, first-call overheads
+        times = {"ours": np.zeros(2), "baseline": np.zeros(2)}
+        for _ in range(steps):
+            times["ours"] += step(ours_batch)
+            times["baseline"] += step(baseline)
+    return {side: {"batch_s": t[0] / steps, "step_s": t[1] / steps} for side, t in times.items()}
 
 
 def main() -> None:
@@ -111,13 +116,18 @@ def main() -> None:
     p.add_argument("--snippets", type=int, default=200, help="mean snippets per video")
     args = p.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"{'method':<8} {'batch':>7} {'dim×crops':>10} {'ours steps/s':>13} {'baseline steps/s':>17} {'ratio':>6}")
+    print(f"{'method':<7} {'batch':>6} {'dim×crops':>10} | {'batch assembly ms':>25} {'ratio':>7} | "
+          f"{'steps/s':>17} {'ratio':>6}")
+    print(f"{'':<7} {'':>6} {'':>10} | {'ours':>12} {'baseline':>12} {'':>7} | {'ours':>8} {'baseline':>8}")
     for method in args.methods.split(","):
-        ours, base = bench(method, args.steps, args.videos, args.snippets)
+        r = bench(method, args.steps, args.videos, args.snippets)
         cfg = SETUPS[method]
         bs = {"mil": 30, "rtfm": 32}.get(method, 0)
         shape = f"{cfg['dim']}×{cfg['crops']}"
-        print(f"{method:<8} {f'{bs}+{bs}':>7} {shape:>10} {ours:>13.2f} {base:>17.2f} {ours / base:>6.2f}x", flush=True)
+        o, b = r["ours"], r["baseline"]
+        print(f"{method:<7} {f'{bs}+{bs}':>6} {shape:>10} | {1e3 * o['batch_s']:>12.1f} {1e3 * b['batch_s']:>12.1f} "
+              f"{b['batch_s'] / o['batch_s']:>6.1f}x | {1 / o['step_s']:>8.3f} {1 / b['step_s']:>8.3f} "
+              f"{b['step_s'] / o['step_s']:>5.2f}x", flush=True)
 
 
 if __name__ == "__main__":

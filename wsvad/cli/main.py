@@ -11,6 +11,8 @@ COMMANDS = {
     "methods": ("methods_cmd", "list the registered methods with their official defaults"),
     "toy-features": ("toy_cmd", "write a toy feature set with planted anomalies and frame ground truth"),
     "import-features": ("import_cmd", "turn existing .npy feature dumps (RTFM, VadCLIP, a folder) into a feature set"),
+    "extract": ("extract_cmd", "turn videos into a feature set with a backbone (Ray Data job; resumable)"),
+    "toy-videos": ("toy_videos_cmd", "write small procedural surveillance mp4 clips with planted events and annotations"),
     "train": ("train_cmd", "train one method on a feature set; writes metrics.json, frame scores, checkpoint"),
     "convert": ("convert_cmd", "turn an official checkpoint (state_dict) into a wsvad checkpoint"),
     "score": ("score_cmd", "score one video's features with a checkpoint; writes snippet and frame scores"),
