@@ -184,11 +184,12 @@ def _fit_method(method: str, space: dict, opts: SweepOptions, fs, ref, tracker: 
             trainable,
             param_space=to_tune(space),
             tune_config=tune.TuneConfig(metric="objective", mode="max", search_alg=search, scheduler=scheduler,
-                                        num_samples=opts.trials, max_concurrent_trials=opts.max_concurrent),
+                                        num_samples=opts.trials, max_concurrent_trials=opts.max_concurrent,
+                                        reuse_actors=True),  # no new worker process per trial
             run_config=tune.RunConfig(
                 name=method, storage_path=base, callbacks=[callback], verbose=0,
                 failure_config=tune.FailureConfig(max_failures=opts.max_failures),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
         )
     grid = tuner.fit()
     return _record_method(method, grid, callback, tracker, parent)
