@@ -61,11 +61,8 @@ def official_state(golden):
     assert int(g["generator_version"]) == seeded.GENERATOR_VERSION, (
         f"fixture made with seeded.py generator version {int(g['generator_version'])}, "
         f"seeded.py is version {seeded.GENERATOR_VERSION}: regenerate the fixture")
-    names = [str(n) for n in g["sd_names"]]
-    dims = np.cumsum(np.concatenate([[0], g["sd_ndims"]]))
-    shapes = [tuple(int(d) for d in g["sd_shapes"][dims[i]:dims[i + 1]]) for i in range(len(names))]
-    spec = list(zip(names, shapes, [str(d) for d in g["sd_dtypes"]]))
-    template = {str(n): torch.tensor(int(v)) for n, v in zip(g["sd_int_names"], g["sd_int_values"])}
+    spec = seeded.stored_spec(g)
+    template = seeded.stored_int_buffers(g)
     return seeded.seeded_state_dict(spec, int(g["seed"]), template=template)
 
 

@@ -58,10 +58,8 @@ def official_state(golden):
     g = golden
     assert int(g["generator_version"]) == seeded.GENERATOR_VERSION, "seeded.py changed: regenerate the fixture"
     assert int(g["rescale_version"]) == seeded_vadclip.RESCALE_VERSION, "seeded_vadclip.py changed: regenerate"
-    names = [str(n) for n in g["sd_names"]]
-    dims = np.cumsum(np.concatenate([[0], g["sd_ndims"]]))
-    shapes = [tuple(int(d) for d in g["sd_shapes"][dims[i]:dims[i + 1]]) for i in range(len(names))]
-    spec = list(zip(names, shapes, [str(d) for d in g["sd_dtypes"]]))
+    spec = seeded.stored_spec(g)
+    names = [name for name, _, _ in spec]
     state = seeded_vadclip.rescale(seeded.seeded_state_dict(spec, int(g["seed"])))
     seeded.check_checksums(state, names, g["sd_sums"], g["sd_heads"], what="state_dict tensor")
     return state
