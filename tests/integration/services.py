@@ -7,6 +7,7 @@ line names this test's own temp dir), never with `ray stop`, which would end oth
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -123,3 +124,4 @@ class RayHead:
             deadline = time.time() + 10
             while self.pids() and time.time() < deadline:
                 time.sleep(0.5)
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
