@@ -17,7 +17,6 @@ checkpoints may carry), and compared in fp32 on CPU:
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,8 @@ import pytest
 import torch
 
 from wsvad.methods import Batch, create
+
+import seeded  # noqa: E402  (tests/fixtures/official, via conftest.py)
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = ROOT / "tests" / "fixtures" / "mgfn_golden.npz"
@@ -39,22 +40,9 @@ TERMS = ("cls", "contrastive_separate", "contrastive_abnormal", "contrastive_nor
 pytestmark = pytest.mark.slow  # rebuilds ~2.5 M seeded parameters, runs a 10-crop net on CPU
 
 
-def _load_seeded():
-    path = ROOT / "tests" / "fixtures" / "official" / "seeded.py"
-    spec = importlib.util.spec_from_file_location("wsvad_fixture_seeded", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-seeded = _load_seeded()
-
-
 @pytest.fixture(scope="module")
 def golden():
-    assert FIXTURE.exists(), f"missing {FIXTURE}: see tests/fixtures/official/README_mgfn.md"
-    with np.load(FIXTURE) as z:
-        return {k: z[k] for k in z.files}
+    return seeded.load_golden(FIXTURE, "README_mgfn.md")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ into our model through `load_official`, and compared in fp32 on CPU:
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,8 @@ from wsvad.methods.components.magnitude_top_k import select_top_k
 
 from wsvad.methods import Batch, create
 
+import seeded  # noqa: E402  (tests/fixtures/official, via conftest.py)
+
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = ROOT / "tests" / "fixtures" / "rtfm_golden.npz"
 ATOL = 1e-5
@@ -33,22 +34,9 @@ ATOL = 1e-5
 pytestmark = pytest.mark.slow  # rebuilds ~24 M seeded parameters, runs a 2048-channel net on CPU
 
 
-def _load_seeded():
-    path = ROOT / "tests" / "fixtures" / "official" / "seeded.py"
-    spec = importlib.util.spec_from_file_location("wsvad_fixture_seeded", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-seeded = _load_seeded()
-
-
 @pytest.fixture(scope="module")
 def golden():
-    assert FIXTURE.exists(), f"missing {FIXTURE}: see tests/fixtures/official/README.md"
-    with np.load(FIXTURE) as z:
-        return {k: z[k] for k in z.files}
+    return seeded.load_golden(FIXTURE, "README.md")
 
 
 @pytest.fixture(scope="module")

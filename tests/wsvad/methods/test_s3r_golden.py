@@ -17,7 +17,6 @@ from the seed (tests/fixtures/official/seeded.py), loaded into our model through
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,8 @@ from wsvad.methods.components.magnitude_top_k import select_top_k
 from wsvad.errors import CheckpointError
 from wsvad.methods import Batch, create
 
+import seeded  # noqa: E402  (tests/fixtures/official, via conftest.py)
+
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = ROOT / "tests" / "fixtures" / "s3r_golden.npz"
 ATOL = 1e-5
@@ -37,22 +38,9 @@ TERMS = ("cls", "magnitude", "sparsity", "smooth", "macro")
 pytestmark = pytest.mark.slow  # rebuilds ~6 M seeded parameters, runs two 512-channel MTNs on CPU
 
 
-def _load_seeded():
-    path = ROOT / "tests" / "fixtures" / "official" / "seeded.py"
-    spec = importlib.util.spec_from_file_location("wsvad_fixture_seeded", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-seeded = _load_seeded()
-
-
 @pytest.fixture(scope="module")
 def golden():
-    assert FIXTURE.exists(), f"missing {FIXTURE}: see tests/fixtures/official/README_s3r.md"
-    with np.load(FIXTURE) as z:
-        return {k: z[k] for k in z.files}
+    return seeded.load_golden(FIXTURE, "README_s3r.md")
 
 
 @pytest.fixture(scope="module")

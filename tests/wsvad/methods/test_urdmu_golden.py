@@ -16,7 +16,6 @@ model through `load_official`, and compared in fp32 on CPU:
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +24,11 @@ import torch
 
 from wsvad.methods import Batch, create
 
+import seeded  # noqa: E402  (tests/fixtures/official, via conftest.py)
+import seeded_urdmu  # noqa: E402  (tests/fixtures/official, via conftest.py)
+
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = ROOT / "tests" / "fixtures" / "urdmu_golden.npz"
-OFFICIAL = ROOT / "tests" / "fixtures" / "official"
 ATOL = 1e-5
 # our part name → (official AD_Loss key, weight in the official cost)
 TERMS = {"cls": ("att_loss", 1.0), "abn_in_amem": ("A_loss", 0.1), "abn_in_nmem": ("N_Aatt", 0.1),
@@ -35,22 +36,9 @@ TERMS = {"cls": ("att_loss", 1.0), "abn_in_amem": ("A_loss", 0.1), "abn_in_nmem"
          "kl": ("kl_loss", 1e-3), "distance": ("distance", 1e-4)}
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"wsvad_fixture_{name}", OFFICIAL / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-seeded = _load("seeded")
-seeded_urdmu = _load("seeded_urdmu")
-
-
 @pytest.fixture(scope="module")
 def golden():
-    assert FIXTURE.exists(), f"missing {FIXTURE}: see tests/fixtures/official/README_urdmu.md"
-    with np.load(FIXTURE) as z:
-        return {k: z[k] for k in z.files}
+    return seeded.load_golden(FIXTURE, "README_urdmu.md")
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,6 @@ in fp32 on CPU:
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,30 +25,17 @@ import torch
 from wsvad.methods import Batch, create
 from wsvad.segments import pool_video
 
+import seeded  # noqa: E402  (tests/fixtures/official, via conftest.py)
+import seeded_vadclip  # noqa: E402  (tests/fixtures/official, via conftest.py)
+
 ROOT = Path(__file__).resolve().parents[3]
-FIXTURES = ROOT / "tests" / "fixtures" / "official"
 FIXTURE = ROOT / "tests" / "fixtures" / "vadclip_golden.npz"
 ATOL = 1e-5
 
 
-def _load(name: str):
-    if str(FIXTURES) not in sys.path:
-        sys.path.insert(0, str(FIXTURES))   # seeded_vadclip imports seeded
-    spec = importlib.util.spec_from_file_location(f"wsvad_fixture_{name}", FIXTURES / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-seeded = _load("seeded")
-seeded_vadclip = _load("seeded_vadclip")
-
-
 @pytest.fixture(scope="module")
 def golden():
-    assert FIXTURE.exists(), f"missing {FIXTURE}: see tests/fixtures/official/README_vadclip.md"
-    with np.load(FIXTURE) as z:
-        return {k: z[k] for k in z.files}
+    return seeded.load_golden(FIXTURE, "README_vadclip.md")
 
 
 @pytest.fixture(scope="module")
