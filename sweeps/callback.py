@@ -50,6 +50,7 @@ class MLflowTrials(Callback):
         run = self.run_for(trial)
         stopped_early = trial.last_result.get("step", 0) < trial.last_result.get("total_steps", 0)
         self.tracker.set_tags(run, {"wsvad.stopped_by": "asha" if stopped_early else "budget"})
+        log_plots(self.tracker, run, trial)
         self.tracker.end(run, "FINISHED")
         r = trial.last_result
         print(f"[{self.method}] trial {trial.trial_id} finished at step {r.get('step')}/{r.get('total_steps')} "
@@ -60,6 +61,33 @@ class MLflowTrials(Callback):
         reason = failure_reason(trial)
         self.tracker.end(self.run_for(trial), "FAILED", reason=reason)
         print(f"[{self.method}] trial {trial.trial_id} failed: {reason}", flush=True)
+
+
+def log_plots(tracker: Tracker, run_id: str, trial) -> None:
+    """ROC, PR, per-class AUC and score timelines of the trial's selected model, as run artifacts.
+
+    Drawn here on the driver from the frame scores the trial left in its last checkpoint, so a
+    trial's worker spends no time on matplotlib. A plot that cannot be drawn never fails the sweep.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from sweeps.trainable import EVALUATION
+    from wsvad.plots import write_run_plots
+    from wsvad.train.outputs import load_evaluation
+
+    checkpoint = getattr(trial, "checkpoint", None)
+    if checkpoint is None:
+        return
+    try:
+        with checkpoint.as_directory() as d, tempfile.TemporaryDirectory() as out:
+            if not (Path(d) / EVALUATION).is_file():
+                return
+            evaluation, video_ids = load_evaluation(Path(d) / EVALUATION)
+            write_run_plots(evaluation, video_ids, out)
+            tracker.log_artifacts(run_id, Path(out), "plots")
+    except Exception as exc:  # plots are a view of the run, never a reason to lose it
+        print(f"[plots] trial {trial.trial_id}: could not draw its plots ({type(exc).__name__}: {exc})", flush=True)
 
 
 def failure_reason(trial) -> str:

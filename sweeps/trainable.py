@@ -13,6 +13,7 @@ from pathlib import Path
 
 TRAINER_STATE = "trainer.pt"
 MODEL = "model.pt"
+EVALUATION = "evaluation.npz"  # the selected model's test frame scores: the driver draws the run's plots from it
 
 
 def objective_key(select_on: str, select_metric: str) -> str:
@@ -27,6 +28,7 @@ def run_trial(config: dict, *, feature_set_ref, method: str, settings: dict) -> 
     from sweeps.gpu import setup_trial_device
     from wsvad.protocol import Protocol
     from wsvad.train import TrainOptions, Trainer, save_checkpoint
+    from wsvad.train.outputs import save_evaluation
 
     torch.set_num_threads(max(1, int(settings["cpus_per_trial"])))
     device = setup_trial_device(settings["gpu_fraction"])
@@ -60,9 +62,12 @@ def run_trial(config: dict, *, feature_set_ref, method: str, settings: dict) -> 
             best = t.method_cls(t.config, fs.dim, class_names=t.class_names)
             best.load_state_dict(t.best_state)
             save_checkpoint(Path(d) / MODEL, model=best, feature_set_hash=fs.hash, dataset=fs.dataset,
+                            feature_set_provenance=fs.manifest.get("provenance"),
                             metrics={k.split("/", 1)[1]: v for k, v in t.best_metrics.items() if k.startswith("test/")},
                             extra={"selected_on": settings["select_on"], "selected_step": t.best_step,
                                    "select_metric": t.select_metric})
+            if t.best_evaluation is not None:  # None only right after a resume, until the next selection
+                save_evaluation(Path(d) / EVALUATION, t.best_evaluation, fs.video_ids[t.test_idx])
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
 
     trainer.fit(report)

@@ -33,9 +33,13 @@ def test_local_sweep_records_one_parent_and_one_child_per_trial(tmp_path, sweep_
         history = client.get_metric_history(child.info.run_id, "test/auc")
         assert history and all(m.step > 0 for m in history)
         assert "config.lr" in child.data.params
+        # Every finished trial shows its selected model at a glance: curves, class bars, timelines.
+        plots = {a.path for a in client.list_artifacts(child.info.run_id, "plots")}
+        assert {"plots/roc.png", "plots/pr.png", "plots/per_class_auc.png", "plots/timelines"} <= plots, plots
+        assert len(client.list_artifacts(child.info.run_id, "plots/timelines")) == 3
     for method in ("mil", "rtfm"):
         best_run = parent.data.tags[f"best/{method}/run_id"]
-        assert [a.path for a in client.list_artifacts(best_run)] == ["checkpoint"]
+        assert sorted(a.path for a in client.list_artifacts(best_run)) == ["checkpoint", "plots"]
         assert f"best/{method}/objective" in parent.data.metrics
     # trial 0 of each method is the official configuration
     official = [c for c in children if c.data.tags["wsvad.method"] == "rtfm" and c.data.params["config.lr"] == "0.001"

@@ -31,14 +31,19 @@ def run(args) -> int:
     (out / "metrics.json").write_text(json.dumps(_json_safe(result.metrics), indent=2, sort_keys=True) + "\n")
     if result.evaluation is not None:
         write_frame_scores(out / "frame_scores.parquet", result.evaluation, fs, trainer.test_idx)
+        from wsvad.plots import write_run_plots
+
+        write_run_plots(result.evaluation, fs.video_ids[trainer.test_idx], out / "plots",
+                        threshold=options.protocol.threshold)
     save_checkpoint(out / "checkpoint.pt", model=result.model, feature_set_hash=fs.hash, dataset=fs.dataset,
-                    metrics=result.metrics,
+                    metrics=result.metrics, feature_set_provenance=fs.manifest.get("provenance"),
                     extra={"selected_on": options.select_on, "frames_per_snippet": options.protocol.frames_per_snippet})
     m = result.metrics
     print(f"{args.method}: auc {m['auc']:.4f}  auc_abnormal {m['auc_abnormal']:.4f}  ap {m['ap']:.4f}  "
           f"pr_auc_trapz {m['pr_auc_trapz']:.4f}  far {m['far']:.4f}  video_auc {m['video_auc']:.4f}  "
           f"(selected on {m['selected_on']} at step {m['selected_step']})")
-    print(f"wrote {out}/metrics.json, frame_scores.parquet, checkpoint.pt")
+    print(f"wrote {out}/metrics.json, frame_scores.parquet, checkpoint.pt"
+          + (", plots/ (ROC, PR, per-class AUC, score timelines)" if result.evaluation is not None else ""))
     return 0
 
 

@@ -19,7 +19,11 @@ FORMAT = "wsvad-checkpoint/1"
 
 
 def save_checkpoint(path, *, model, feature_set_hash: str, dataset: str = "", metrics: dict | None = None,
-                    extra: dict | None = None, train_state: dict | None = None) -> None:
+                    extra: dict | None = None, train_state: dict | None = None,
+                    feature_set_provenance: dict | None = None) -> None:
+    """`feature_set_provenance` is the training feature set's manifest provenance (backbone, weights
+    checksum, crops, snippet sampling): what `wsvad score` needs to turn a raw video into the same
+    features, and to refuse features made differently."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -33,6 +37,7 @@ def save_checkpoint(path, *, model, feature_set_hash: str, dataset: str = "", me
         "state_dict": model.state_dict(),
         "metrics": _scalars(metrics or {}),
         "extra": _plain(extra or {}),
+        "feature_set_provenance": _plain(feature_set_provenance or {}),
     }
     if train_state is not None:
         payload["train_state"] = train_state

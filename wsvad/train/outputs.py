@@ -20,3 +20,21 @@ def write_frame_scores(path: Path, evaluation: Evaluation, fs: FeatureSet, video
         "label": pa.array(evaluation.frame_labels.astype(np.int8)),
     })
     write_parquet_atomic(table, Path(path))
+
+
+def save_evaluation(path: Path, evaluation: Evaluation, video_ids) -> None:
+    """The selected model's test frame scores as one .npz (no pickle): enough to redraw its plots."""
+    keys = sorted(evaluation.metrics)
+    path = Path(path)
+    with open(path, "wb") as f:
+        np.savez(f, frame_video_index=evaluation.frame_video_index, frame_index=evaluation.frame_index,
+                 frame_scores=evaluation.frame_scores, frame_labels=evaluation.frame_labels,
+                 video_ids=np.asarray([str(v) for v in video_ids]), metric_names=np.asarray(keys),
+                 metric_values=np.asarray([float(evaluation.metrics[k]) for k in keys], np.float64))
+
+
+def load_evaluation(path: Path) -> tuple[Evaluation, list[str]]:
+    with np.load(Path(path), allow_pickle=False) as z:
+        metrics = dict(zip(z["metric_names"].tolist(), z["metric_values"].tolist()))
+        evaluation = Evaluation(metrics, z["frame_video_index"], z["frame_index"], z["frame_scores"], z["frame_labels"])
+        return evaluation, z["video_ids"].tolist()
