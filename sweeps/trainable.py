@@ -34,8 +34,11 @@ def run_trial(config: dict, *, feature_set_ref, method: str, settings: dict) -> 
     device = setup_trial_device(settings["gpu_fraction"])
     fs = ray.get(feature_set_ref[0])  # a list around the ref keeps Ray from resolving it for us
 
+    # Retraining (sweeps/retrain.py) grids over seeds: a `seed` key in the config overrides the sweep's.
+    config = dict(config)
+    seed = int(config.pop("seed", settings["seed"]))
     overrides = {**settings["fixed"], **config}
-    options = TrainOptions(seed=settings["seed"], max_steps=settings["max_steps"], max_epochs=settings["max_epochs"],
+    options = TrainOptions(seed=seed, max_steps=settings["max_steps"], max_epochs=settings["max_epochs"],
                            select_on=settings["select_on"], val_fraction=settings["val_fraction"],
                            protocol=Protocol(), device=device)
     trainer = Trainer(fs, method, overrides, options)
