@@ -44,6 +44,7 @@ VIDEO_EXTENSIONS = (
 CSV_HEADER = ["video_id", "start_frame", "end_frame"]
 NO_EVENT = -1
 MAX_FRAME = 2**62  # far beyond any video; keeps int64 arrays from overflowing
+_MAX_DIGITS = len(str(MAX_FRAME))
 _INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: int() would also take "1_0", "+3", "٣"
 
 Lines = list[tuple[int, str]]  # (1-based line number, text), blank lines removed
@@ -122,9 +123,12 @@ def parse_csv(path: str | Path) -> dict[str, np.ndarray]:
             fields = ",".join(CSV_HEADER)
             _fail(path, lineno, f"expected 3 fields ({fields}), got {len(cells)}")
         name, start, end = cells
-        if not name:
-            _fail(path, lineno, "empty video_id")
-        pairs = pairs_by_video.setdefault(video_id_from_name(name), [])
+        video_id = video_id_from_name(name)
+        if not video_id:
+            # Also for names like "dir/" or ".mp4", which leave nothing once the folder and the
+            # extension are taken off (found by fuzzing: they became the video id "").
+            _fail(path, lineno, f"empty video_id (from {name!r})" if name else "empty video_id")
+        pairs = pairs_by_video.setdefault(video_id, [])
         if start in ("", str(NO_EVENT)):
             # Video present, no events: the end must say so too.
             if end not in ("", str(NO_EVENT)):
@@ -191,6 +195,10 @@ def _parse_frames(path: str | Path, lineno: int, tokens: list[str]) -> list[int]
     for token in tokens:
         if not _INTEGER.fullmatch(token):
             _fail(path, lineno, f"frame number {token!r} is not an integer")
+        if len(token.lstrip("-")) > _MAX_DIGITS:
+            # Checked before int(): Python refuses to convert strings of more than 4300 digits
+            # (ValueError, found by fuzzing), and the number is too large to quote in full.
+            _fail(path, lineno, f"frame number {token[:20]}... ({len(token)} digits) is implausibly large")
         frame = int(token)
         if frame < 0 and frame != NO_EVENT:
             _fail(path, lineno, f"negative frame {frame} (only -1, meaning no event, is allowed)")
