@@ -15,8 +15,9 @@ COMMANDS = {
     "toy-videos": ("toy_videos_cmd", "write small procedural surveillance mp4 clips with planted events and annotations"),
     "train": ("train_cmd", "train one method on a feature set; writes metrics.json, frame scores, checkpoint"),
     "convert": ("convert_cmd", "turn an official checkpoint (state_dict) into a wsvad checkpoint"),
-    "score": ("score_cmd", "score one video's features with a checkpoint; writes snippet and frame scores"),
+    "score": ("score_cmd", "score videos end to end (or one video's features) with a checkpoint or registered model: CSV + timeline PNG"),
     "sweep": ("sweep_cmd", "Ray Tune + Optuna + ASHA sweep of methods on a feature set, tracked in MLflow"),
+    "retrain": ("retrain_cmd", "retrain each method's best sweep configuration over seeds; register the best as @champion"),
 }
 
 
