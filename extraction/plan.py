@@ -23,6 +23,8 @@ must be unique: two files with one id would overwrite each other's features.
 from __future__ import annotations
 
 import hashlib
+import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,11 +90,40 @@ def _from_manifest(csv_path: Path) -> list[VideoEntry]:
         source = row.get("source") or "real"
         if source not in SOURCES:
             raise ExtractionError(f"{where}: source {source!r} is not one of {', '.join(SOURCES)}")
-        path = Path(row["path"]).expanduser()
-        path = path if path.is_absolute() else csv_path.parent / path
-        entries.append(VideoEntry(str(path.resolve()), video_id_from_name(path.name), row["split"],
-                                  int(row["label"]), row["class_name"], source, where))
+        path = _manifest_path(row["path"], csv_path, where)
+        video_id = _video_id(path.name, row["path"], where)  # the name as written, not a symlink's target
+        entries.append(VideoEntry(str(path.resolve()), video_id, row["split"], int(row["label"]),
+                                  row["class_name"], source, where))
     return entries
+
+
+def _manifest_path(text: str, csv_path: Path, where: str) -> Path:
+    """The absolute path a manifest row names. Found by fuzzing: a NUL byte or ``~unknownuser``
+    raised ValueError/RuntimeError from pathlib instead of an error naming the row."""
+    _check_no_control(text, where)
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:
+        raise ExtractionError(f"{where}: cannot expand the '~' of {text!r} (no such user or no home directory)") from None
+    return path if path.is_absolute() else csv_path.parent / path
+
+
+def _video_id(name: str, text: str, where: str) -> str:
+    """The id of the video file ``name``; refuses names that leave no id. Found by fuzzing: paths
+    like ``dir/``, ``clips/..``, ``.mp4`` or ``a\\`` gave the ids "", ".." — one part file and one
+    row for videos that are not there (an id must be a plain file name)."""
+    video_id = video_id_from_name(name)
+    if not video_id or video_id in (".", ".."):
+        raise ExtractionError(f"{where}: {text!r} names no video file (its file name gives no video id)")
+    return video_id
+
+
+def _check_no_control(text: str, where: str) -> None:
+    """Found by fuzzing: NUL made pathlib raise ValueError; a newline in a file name split error
+    messages over lines and made ids that no line-based annotation file can name."""
+    bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    if bad is not None:
+        raise ExtractionError(f"{where}: the path {text!r} contains the control character {bad!r}; rename it")
 
 
 def _from_folder(folder: Path, split, train_list, test_list) -> list[VideoEntry]:
@@ -107,6 +138,7 @@ def _from_folder(folder: Path, split, train_list, test_list) -> list[VideoEntry]
             "--train-list/--test-list (e.g. UCF-Crime's Anomaly_Train.txt/Anomaly_Test.txt), or a --manifest CSV")
     entries, unsplit, found = [], [], set()
     for path in files:
+        _check_file_name(folder, path)
         video_id = video_id_from_name(path.name)
         found.add(video_id)
         video_split, where, _ = listed.get(video_id, (split, str(folder), ""))
@@ -122,8 +154,13 @@ def _from_folder(folder: Path, split, train_list, test_list) -> list[VideoEntry]
     for video_id, (video_split, where, text) in listed.items():
         if video_id not in found:  # listed but absent: a reject, like a missing manifest row
             label, class_name = _label(Path(text), video_id)
-            entries.append(VideoEntry(str(folder.resolve() / text), video_id, video_split, label, class_name,
-                                      "real", where))
+            path = (folder.resolve() / text).resolve()
+            if not path.is_relative_to(folder.resolve()):
+                # Found by fuzzing: "../../x.mp4" or "/abs/x.mp4" made a path outside --videos, which
+                # would then be decoded, though a listed video not under DIR is meant to be a reject.
+                raise ExtractionError(f"{where}: {text!r} is not under --videos {folder} and no file of that "
+                                      "name is there; list paths are relative to the videos folder")
+            entries.append(VideoEntry(str(path), video_id, video_split, label, class_name, "real", where))
     if not entries:
         raise ExtractionError(f"--videos {folder}: no video files ({', '.join(VIDEO_EXTENSIONS)})")
     return entries
@@ -136,12 +173,25 @@ def _split_lists(train_list, test_list) -> dict[str, tuple[str, str, str]]:
         if list_path is None:
             continue
         for lineno, text in _importer_errors(read_lines, list_path, "split list"):
-            video_id = video_id_from_name(text)
             where = f"{list_path}, line {lineno}"
+            _check_no_control(text, where)
+            video_id = _video_id(text, text, where)
             if video_id in listed:
                 raise ExtractionError(f"{where}: video {video_id!r} is listed twice (first at {listed[video_id][1]})")
             listed[video_id] = (split, where, text)
     return listed
+
+
+def _check_file_name(folder: Path, path: Path) -> None:
+    """Found by fuzzing: a file name that is not UTF-8 (Python keeps its bytes as surrogates)
+    reached the part key (``str.encode``) and Parquet as an UnicodeEncodeError traceback."""
+    relative = str(path.relative_to(folder))
+    try:
+        relative.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ExtractionError(f"--videos {folder}: the file name {os.fsencode(relative)!r} is not UTF-8; rename "
+                              "it (video ids and paths are stored as UTF-8 text)") from None
+    _check_no_control(relative, f"--videos {folder}")
 
 
 def _label(path: Path, video_id: str) -> tuple[int, str]:
