@@ -9,12 +9,18 @@ carry no label (ShanghaiTech) or whose labels live elsewhere.
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 from wsvad.features import SPLITS
 from wsvad.features.schema import SOURCES
 
 from extraction.importers import CropEntry, FeatureFile, PlannedVideo, fail, group_entries, read_csv
+
+
+def _plain_name(video_id: str) -> bool:
+    return (video_id not in (".", "..") and not set(video_id) & {"/", "\\"}
+            and not any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in video_id))
 
 
 def plan(npy_dir, labels_csv) -> list[PlannedVideo]:
@@ -27,6 +33,11 @@ def plan(npy_dir, labels_csv) -> list[PlannedVideo]:
         video_id = row["video_id"]
         if not video_id:
             fail(where, "empty video_id")
+        if not _plain_name(video_id):
+            # Found by fuzzing: the id is joined to the folder as <id>.npy, so "../x" or "/abs/x"
+            # read (and imported) a file outside --npy-dir.
+            fail(where, f"video_id {video_id!r} is not a plain file name (no '/', '\\', '..' or control "
+                        "characters): it names <npy_dir>/<video_id>.npy")
         if row["label"] not in ("0", "1"):
             fail(where, f"label {row['label']!r} is not 0 (normal) or 1 (anomalous)")
         if not row["class_name"]:
