@@ -18,6 +18,7 @@ COMMANDS = {
     "score": ("score_cmd", "score videos end to end (or one video's features) with a checkpoint or registered model: CSV + timeline PNG"),
     "sweep": ("sweep_cmd", "Ray Tune + Optuna + ASHA sweep of methods on a feature set, tracked in MLflow"),
     "retrain": ("retrain_cmd", "retrain each method's best sweep configuration over seeds; register the best as @champion"),
+    "table": ("table_cmd", "the reproduction table (paper vs best trial vs retrained mean ± std) as md/csv/html/latex + PNG"),
 }
 
 
