@@ -7,6 +7,7 @@ trials on a node (DESIGN.md: load features once).
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,8 +15,8 @@ import numpy as np
 
 from wsvad.errors import FeatureSetError
 from wsvad.features import validate
-from wsvad.features.schema import MANIFEST
-from wsvad.features.writer import flat_features, read_ground_truth, read_parts
+from wsvad.features.schema import MANIFEST, SCHEMA_VERSION
+from wsvad.features.writer import content_hash, flat_features, read_ground_truth, read_parts
 
 
 @dataclass
@@ -71,30 +72,71 @@ class FeatureSet:
         return int(hits[0])
 
 
+# What a loader relies on (finalize_feature_set writes more). Found by fuzzing: a manifest that was
+# valid JSON but not an object, or whose "parts" was not a list, raised AttributeError/TypeError;
+# one without "feature_set_hash" loaded with the hash "" and tagged runs with it.
+_MANIFEST_KEYS = {"schema_version": int, "dataset": str, "feature_set_hash": str, "parts": list}
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
 def read_manifest(path) -> dict:
     path = Path(path)
     file = path / MANIFEST if path.is_dir() else path
     if not file.exists():
         raise FeatureSetError(f"{path}: no {MANIFEST} (not a feature set, or its writer did not finish)")
     try:
-        return json.loads(file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FeatureSetError(f"{file}: unreadable manifest ({exc})") from None
+        manifest = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise FeatureSetError(f"{file}: unreadable manifest ({type(exc).__name__}: {exc})") from None
+    except OSError as exc:
+        raise FeatureSetError(f"{file}: cannot read the manifest ({exc.strerror or exc})") from None
+    _check_manifest(manifest, file)
+    return manifest
+
+
+def _check_manifest(manifest, file: Path) -> None:
+    if not isinstance(manifest, dict):
+        kind = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(manifest), "null")
+        raise FeatureSetError(f"{file}: the manifest is a JSON {kind}, not an object")
+    for key, kind in _MANIFEST_KEYS.items():
+        if key not in manifest:
+            raise FeatureSetError(f"{file}: the manifest has no {key!r} (it was not written by finalize_feature_set)")
+        value = manifest[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise FeatureSetError(f"{file}: manifest {key!r} must be a {kind.__name__}, got {value!r:.80}")
+    if manifest["schema_version"] != SCHEMA_VERSION:
+        raise FeatureSetError(f"{file}: schema_version {manifest['schema_version']}, this code reads {SCHEMA_VERSION}")
+    if not _HASH.fullmatch(manifest["feature_set_hash"]):
+        raise FeatureSetError(f"{file}: feature_set_hash {manifest['feature_set_hash']!r:.80} is not a sha256 hex digest")
+    if not all(isinstance(p, str) for p in manifest["parts"]):
+        raise FeatureSetError(f"{file}: manifest 'parts' must list part file names, got {manifest['parts']!r:.80}")
+    if not isinstance(manifest.get("provenance", {}), dict):
+        raise FeatureSetError(f"{file}: manifest 'provenance' must be an object, got {manifest['provenance']!r:.80}")
 
 
 def load_feature_set(path, validate_rows: bool = True) -> FeatureSet:
-    """Read a whole feature set into one contiguous array (validated, with its ground truth)."""
+    """Read a whole feature set into one contiguous array (validated, with its ground truth).
+
+    ``validate_rows`` checks every row's invariants and that the content still hashes to the
+    manifest's ``feature_set_hash``; column types and the manifest are always checked."""
     path = Path(path)
     if not path.is_dir():
         raise FeatureSetError(f"{path}: not a directory (a feature set is a directory of Parquet parts)")
     manifest = read_manifest(path)
     table, parts = read_parts(path)
-    if manifest.get("parts") and sorted(manifest["parts"]) != parts:
+    if sorted(manifest["parts"]) != parts:
         raise FeatureSetError(f"{path}: part files {parts} differ from the manifest's {manifest['parts']}")
     validate.check_columns(table, str(path))
-    flat = flat_features(table)
+    flat = flat_features(table, str(path))
+    ground_truth = read_ground_truth(path)
     if validate_rows:
         validate.check_rows(table, flat, str(path))
+        # Found by fuzzing: a part or the ground truth changed after the manifest was written loaded
+        # silently under the old hash, so runs were tagged with a hash their numbers do not have.
+        if content_hash(table, flat, ground_truth) != manifest["feature_set_hash"]:
+            raise FeatureSetError(f"{path}: its content does not match the manifest's feature_set_hash "
+                                  f"{manifest['feature_set_hash'][:12]} (parts or ground truth changed after it "
+                                  "was written); write the set again")
 
     vid = table.column("video_id").to_numpy(zero_copy_only=False).astype(str)
     crop = table.column("crop").to_numpy().astype(np.int64)
@@ -135,7 +177,7 @@ def load_feature_set(path, validate_rows: bool = True) -> FeatureSet:
         num_frames=col("num_frames", np.int64),
         fps=col("fps", np.float32),
         sources=col("source", str),
-        ground_truth=read_ground_truth(path),
+        ground_truth=ground_truth,
         manifest=manifest,
     )
     validate.check_ground_truth(fs.video_ids, fs.splits, fs.ground_truth, str(path))

@@ -11,10 +11,43 @@ from wsvad.errors import FeatureSetError
 from wsvad.features.schema import COLUMNS, SOURCES, SPLITS
 
 
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _is_list(t: pa.DataType) -> bool:
+    return pa.types.is_list(t) or pa.types.is_large_list(t)
+
+
+def _is_number(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t)
+
+
+# Kinds of column, not exact types: parts written by other producers may widen an int or use
+# large_string. Found by fuzzing: a string `num_snippets` raised ValueError from numpy, a float
+# `crop` compared 1.5 with 1, and nulls became the video id "None".
+_KINDS = {"video_id": (_is_text, "a string"), "split": (_is_text, "a string"), "class_name": (_is_text, "a string"),
+          "source": (_is_text, "a string"), "label": (pa.types.is_integer, "an integer"),
+          "crop": (pa.types.is_integer, "an integer"), "num_snippets": (pa.types.is_integer, "an integer"),
+          "dim": (pa.types.is_integer, "an integer"), "num_frames": (pa.types.is_integer, "an integer"),
+          "fps": (_is_number, "a number"), "features": (_is_list, "a list of floats")}
+MAX_INT32 = 2**31 - 1
+
+
 def check_columns(table: pa.Table, where: str) -> None:
+    """The columns exist, have the right kind of type, hold no nulls, and there is at least one row."""
     missing = [c for c in COLUMNS if c not in table.column_names]
     if missing:
         raise FeatureSetError(f"{where}: missing column(s) {', '.join(missing)}")
+    for name, (ok, kind) in _KINDS.items():
+        column_type = table.schema.field(name).type
+        if not ok(column_type):
+            raise FeatureSetError(f"{where}: column {name!r} has type {column_type}, expected {kind}")
+        nulls = table.column(name).null_count
+        if nulls:
+            raise FeatureSetError(f"{where}: column {name!r} has {nulls} null value(s)")
+    if table.num_rows == 0:
+        raise FeatureSetError(f"{where}: the feature set is empty (no rows)")
 
 
 def check_rows(table: pa.Table, flat: np.ndarray, where: str) -> None:
@@ -27,8 +60,10 @@ def check_rows(table: pa.Table, flat: np.ndarray, where: str) -> None:
     dim = table.column("dim").to_numpy().astype(np.int64)
     lengths = _list_lengths(table.column("features"))
 
-    if np.any(dim <= 0) or np.any(t <= 0):
-        bad = int(np.flatnonzero((dim <= 0) | (t <= 0))[0])
+    # Beyond int32 (the schema's type), t*dim could wrap around to the list length (fuzzing).
+    wrong = (dim <= 0) | (t <= 0) | (dim > MAX_INT32) | (t > MAX_INT32)
+    if np.any(wrong):
+        bad = int(np.flatnonzero(wrong)[0])
         raise FeatureSetError(f"{where}: video {str(vid[bad])!r} crop {crop[bad]} has num_snippets={t[bad]}, dim={dim[bad]}")
     if np.unique(dim).size != 1:
         d0 = dim[0]

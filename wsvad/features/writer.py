@@ -120,15 +120,45 @@ def write_ground_truth(out_dir: Path, ground_truth: dict[str, np.ndarray]) -> No
 
 
 def read_ground_truth(out_dir: Path) -> dict[str, np.ndarray]:
+    """video_id -> (K, 2) int64 intervals. Found by fuzzing: a corrupt or foreign file raised
+    pyarrow/KeyError/ValueError tracebacks, and reversed, negative or repeated entries loaded silently
+    (a second row for a video replaced the first)."""
     path = Path(out_dir) / GROUND_TRUTH
     if not path.exists():
         return {}
-    table = pq.read_table(path)
-    ids = table.column("video_id").to_pylist()
-    starts = table.column("start_frame").to_pylist()
-    ends = table.column("end_frame").to_pylist()
-    return {v: np.stack([np.asarray(s, np.int64), np.asarray(e, np.int64)], axis=1).reshape(-1, 2)
-            for v, s, e in zip(ids, starts, ends)}
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        raise FeatureSetError(f"{path}: not a readable Parquet file ({type(exc).__name__}: {_one_line(exc)})") from None
+    missing = [c for c in GROUND_TRUTH_SCHEMA.names if c not in table.column_names]
+    if missing:
+        raise FeatureSetError(f"{path}: missing column(s) {', '.join(missing)}")
+    for name in GROUND_TRUTH_SCHEMA.names:
+        column = table.column(name)
+        value_type = column.type.value_type if pa.types.is_list(column.type) or pa.types.is_large_list(column.type) else None
+        ok = (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) if name == "video_id" else (
+            value_type is not None and pa.types.is_integer(value_type))
+        if not ok:
+            raise FeatureSetError(f"{path}: column {name!r} has type {column.type}, expected "
+                                  f"{'a string' if name == 'video_id' else 'a list of integers'}")
+        if column.null_count or (value_type is not None and column.combine_chunks().flatten().null_count):
+            raise FeatureSetError(f"{path}: column {name!r} has null values")
+    ground_truth: dict[str, np.ndarray] = {}
+    for v, s, e in zip(*(table.column(c).to_pylist() for c in GROUND_TRUTH_SCHEMA.names)):
+        if v in ground_truth:
+            raise FeatureSetError(f"{path}: video {v!r} has two ground-truth rows")
+        if len(s) != len(e):
+            raise FeatureSetError(f"{path}: video {v!r} has {len(s)} start frames but {len(e)} end frames")
+        pairs = np.array([s, e], np.int64).T.reshape(-1, 2)
+        if (pairs < 0).any() or (pairs[:, 1] < pairs[:, 0]).any():
+            raise FeatureSetError(f"{path}: video {v!r} has an interval that is negative or ends before it "
+                                  f"starts: {pairs.tolist()!s:.120}")
+        ground_truth[v] = pairs
+    return ground_truth
+
+
+def _one_line(exc) -> str:
+    return " ".join(str(exc).split())
 
 
 def read_parts(out_dir: Path) -> tuple[pa.Table, list[str]]:
@@ -140,22 +170,22 @@ def read_parts(out_dir: Path) -> tuple[pa.Table, list[str]]:
         try:
             tables.append(pq.read_table(p))
         except Exception as exc:  # pyarrow raises several types for a corrupt file
-            raise FeatureSetError(f"{p}: not a readable Parquet file ({type(exc).__name__}: {exc})") from None
+            raise FeatureSetError(f"{p}: not a readable Parquet file ({type(exc).__name__}: {_one_line(exc)})") from None
     try:
         table = pa.concat_tables(tables, promote_options="permissive")
-    except pa.ArrowInvalid as exc:
-        raise FeatureSetError(f"{out_dir}: part files disagree on their schema ({exc})") from None
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:  # Arrow's messages span lines: kept to one
+        raise FeatureSetError(f"{out_dir}: part files disagree on their schema ({_one_line(exc)})") from None
     return table, [p.name for p in parts]
 
 
-def flat_features(table: pa.Table) -> np.ndarray:
+def flat_features(table: pa.Table, where: str = "") -> np.ndarray:
     """All `features` values of `table`, concatenated, in the column's own float dtype."""
     column = table.column("features")
     if not pa.types.is_list(column.type) and not pa.types.is_large_list(column.type):
-        raise FeatureSetError(f"column 'features' must be a list of floats, got {column.type}")
+        raise FeatureSetError(f"{where}: column 'features' must be a list of floats, got {column.type}")
     value_type = column.type.value_type
-    if not pa.types.is_floating(value_type):
-        raise FeatureSetError(f"column 'features' must hold float16 or float32 values, got {value_type}")
+    if value_type not in (pa.float16(), pa.float32()):  # float64 passed here before, against the schema
+        raise FeatureSetError(f"{where}: column 'features' must hold float16 or float32 values, got {value_type}")
     chunks = [c.flatten().to_numpy(zero_copy_only=False) for c in column.chunks]
     return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
 
@@ -186,7 +216,7 @@ def finalize_feature_set(out_dir, dataset: str, provenance: dict | None = None) 
     out = Path(out_dir)
     table, parts = read_parts(out)
     validate.check_columns(table, str(out))
-    flat = flat_features(table)
+    flat = flat_features(table, str(out))
     validate.check_rows(table, flat, str(out))
     ground_truth = read_ground_truth(out)
     vid = table.column("video_id").to_numpy(zero_copy_only=False).astype(str)
