@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -116,9 +117,10 @@ def fetch_checkpoint(model_uri: str, tracking_uri: str, dst_dir) -> Path:
 
     dst = Path(dst_dir) / f"{name}-v{version}"
     try:  # pinned to the version the alias named just now, even if the alias moves meanwhile
-        local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}/{CHECKPOINT_PATH}",
-                                                    dst_path=str(dst), tracking_uri=tracking_uri,
-                                                    registry_uri=tracking_uri)
+        # models:/ URIs are resolved through the *global* registry URI whatever is passed in, hence _mlflow_at.
+        with _mlflow_at(tracking_uri):
+            local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}/{CHECKPOINT_PATH}",
+                                                        dst_path=str(dst), tracking_uri=tracking_uri)
     except (MlflowException, OSError) as exc:
         raise CheckpointError(f"{model_uri} (version {version}) has no wsvad checkpoint "
                               f"({CHECKPOINT_PATH}): {str(exc).splitlines()[0][:200]}") from None
@@ -130,14 +132,27 @@ def fetch_checkpoint(model_uri: str, tracking_uri: str, dst_dir) -> Path:
 
 @contextlib.contextmanager
 def _mlflow_at(tracking_uri: str):
-    """The fluent API (log_model, register_model) pointed at `tracking_uri`, then back."""
-    import mlflow
+    """The fluent API (start_run, log_model, register_model, models:/ downloads) pointed at `tracking_uri`,
+    and put back exactly as it was afterwards.
 
-    before_tracking, before_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    MLflow keeps the current URIs in module globals *and* in environment variables (which subprocesses
+    inherit); `get_*_uri()` reports a resolved default even when nothing was set, so restoring through
+    the public setters would pin that default for good. Hence the saved private state, here only.
+    """
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_state
+    from mlflow.tracking._tracking_service import utils as tracking_state
+
+    saved_tracking, saved_registry = tracking_state._tracking_uri, registry_state._registry_uri
+    saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(before_tracking)
-        mlflow.set_registry_uri(before_registry)
+        tracking_state._tracking_uri, registry_state._registry_uri = saved_tracking, saved_registry
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from wsvad.errors import ConfigError
 
 REFERENCES = Path(__file__).with_name("references.yaml")
@@ -33,6 +31,8 @@ class MethodReferences:
 @lru_cache(maxsize=None)
 def load_references(path: Path = REFERENCES) -> tuple[dict, dict[str, MethodReferences]]:
     """(datasets: key -> {label, metric}, methods: name -> MethodReferences), in file order."""
+    import yaml  # here, not at import: `wsvad --help` builds this command's parser
+
     try:
         data = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
