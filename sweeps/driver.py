@@ -37,9 +37,15 @@ def run_sweep(opts: SweepOptions) -> dict:
     if existing and existing["feature_set_hash"] != fs.hash:
         raise ConfigError(f"sweep {opts.name!r} ran on feature set {existing['feature_set_hash'][:12]}, "
                           f"but --features is {fs.hash[:12]}: refusing to mix feature sets")
-    tracker = Tracker(uri, experiment_name(fs.dataset, fs.hash))
+    tracker = Tracker(uri, experiment_name(fs.dataset, fs.hash), patience=opts.tracking_patience)
     if existing:
         parent = existing["parent_run_id"]
+        saved = sweep_state.load_pending(opts.storage, opts.name)  # left by a stop during an outage
+        if saved:
+            tracker.import_pending(saved)
+            tracker.flush_all()
+            sweep_state.clear_pending(opts.storage, opts.name)
+            print(f"[mlflow] sent {len(saved)} metric batch(es) saved by the stopped driver", flush=True)
         tracker.reopen(parent)
         record = existing
     else:
@@ -70,12 +76,26 @@ def run_sweep(opts: SweepOptions) -> dict:
         _log_summary(tracker, parent, record)
         tracker.end(parent, "FINISHED")
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            tracker.end(parent, "KILLED", reason="interrupted")
-        elif not isinstance(exc, SystemExit):
-            tracker.end(parent, "FAILED", reason=f"{type(exc).__name__}: {exc}")
+        _close_parent_after_failure(tracker, parent, exc)
+        if tracker.pending:  # never lose a metric: --resume sends these first
+            sweep_state.save_pending(opts.storage, opts.name, tracker.export_pending())
+            print(f"[mlflow] {tracker.pending} unsent metric batch(es) saved for --resume", flush=True)
         raise
     return record
+
+
+def _close_parent_after_failure(tracker: Tracker, parent: str, exc: BaseException) -> None:
+    """Best effort, briefly: when the failure *is* the tracking server, waiting for it again would
+    only delay the error; `--resume` reopens the parent run anyway."""
+    if isinstance(exc, SystemExit):
+        return
+    tracker.patience = min(tracker.patience, 5.0)
+    status, reason = ("KILLED", "interrupted") if isinstance(exc, KeyboardInterrupt) else (
+        "FAILED", f"{type(exc).__name__}: {exc}")
+    try:
+        tracker.end(parent, status, reason=reason)
+    except Exception as why:
+        print(f"[mlflow] could not mark the sweep's parent run {status} ({type(why).__name__})", flush=True)
 
 
 def check_ray_reachable(address: str, timeout: float = 5.0) -> None:
@@ -97,6 +117,9 @@ def _init_ray(opts: SweepOptions) -> None:
     # Each evaluation checkpoints (resumable trials); Tune's warning about frequent experiment
     # snapshots is expected here and would drown the sweep's own output.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # Ctrl-C must stop the sweep, not just the current method: Tune's own SIGINT handler ends
+    # fit() normally, and the method would be recorded as finished with trials half done.
+    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
     import ray
 
     if ray.is_initialized():
@@ -108,7 +131,9 @@ def _init_ray(opts: SweepOptions) -> None:
             where = opts.address or os.environ.get("RAY_ADDRESS")
             raise ConfigError(f"cannot reach the Ray cluster at {where} ({str(exc).splitlines()[0][:200]})") from None
     else:
-        ray.init(num_cpus=opts.num_cpus, num_gpus=opts.num_gpus, include_dashboard=False, log_to_driver=False)
+        # address="local": a new Ray for this sweep, never a `ray start` cluster that happens to run here.
+        ray.init(address="local", num_cpus=opts.num_cpus, num_gpus=opts.num_gpus, include_dashboard=False,
+                 log_to_driver=False)
 
 
 def _trial_gpu_fraction(opts: SweepOptions, method: str, fs) -> float:
@@ -174,7 +199,9 @@ def _fit_method(method: str, space: dict, opts: SweepOptions, fs, ref, tracker: 
         if opts.search == "optuna":
             search = OptunaSearch(metric="objective", mode="max", seed=opts.seed, points_to_evaluate=points)
         else:
-            search = BasicVariantGenerator(points_to_evaluate=points, random_state=opts.seed)
+            # BasicVariantGenerator takes the concurrency cap itself (Tune ignores max_concurrent_trials for it).
+            search = BasicVariantGenerator(points_to_evaluate=points, random_state=opts.seed,
+                                           max_concurrent=opts.max_concurrent or 0)
         if opts.scheduler == "asha":
             scheduler = ASHAScheduler(time_attr="training_iteration", max_t=opts.evals_per_trial,
                                       grace_period=max(1, opts.evals_per_trial // 4), reduction_factor=3)
@@ -184,14 +211,21 @@ def _fit_method(method: str, space: dict, opts: SweepOptions, fs, ref, tracker: 
             trainable,
             param_space=to_tune(space),
             tune_config=tune.TuneConfig(metric="objective", mode="max", search_alg=search, scheduler=scheduler,
-                                        num_samples=opts.trials, max_concurrent_trials=opts.max_concurrent,
+                                        num_samples=opts.trials,
+                                        max_concurrent_trials=opts.max_concurrent if opts.search == "optuna" else None,
                                         reuse_actors=True),  # no new worker process per trial
             run_config=tune.RunConfig(
                 name=method, storage_path=base, callbacks=[callback], verbose=0,
                 failure_config=tune.FailureConfig(max_failures=opts.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
         )
-    grid = tuner.fit()
+    try:
+        grid = tuner.fit()
+    except Exception:
+        if callback.fatal is not None:  # the tracking server is gone: say so in one line
+            raise callback.fatal from None
+        raise
+    callback.wait_for_plots()
     return _record_method(method, grid, callback, tracker, parent)
 
 
@@ -212,7 +246,9 @@ def _record_method(method: str, grid, callback, tracker: Tracker, parent: str) -
             failed += 1
         else:
             finished += 1
-        run_id = callback.runs.get(trial_id) if trial_id else None
+        # A trial that ended while a previous driver was dying has a run this driver never opened.
+        run_id = (callback.runs.get(trial_id) or tracker.find_run(**{"mlflow.parentRunId": parent,
+                                                                    "wsvad.trial_id": trial_id})) if trial_id else None
         if run_id and tracker.client.get_run(run_id).info.status == "RUNNING":
             tracker.end(run_id, "FAILED" if result.error is not None else "FINISHED",
                         reason=str(result.error).splitlines()[-1] if result.error is not None else None)

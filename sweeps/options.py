@@ -37,6 +37,7 @@ class SweepOptions:
     select_on: str = "val"
     val_fraction: float = 0.1
     max_failures: int = 1
+    tracking_patience: float = 600.0      # seconds run writes wait for an unreachable MLflow server
     num_cpus: int | None = None           # local Ray only: CPUs to declare
     num_gpus: float | None = None         # local Ray only: GPUs to declare (logical ones work on CPU)
     card_gb: float = 0.0                  # GPU memory to pack into (0 = the real card's size)
@@ -72,6 +73,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="what each trial optimises: a validation split carved from training videos (default) or the test set")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--max-failures", type=int, default=1, help="retries of a trial whose worker died (from its checkpoint)")
+    p.add_argument("--tracking-patience", type=float, default=600.0, metavar="SECONDS",
+                   help="how long the driver waits for an MLflow server that stopped answering (metrics are buffered, "
+                        "trials keep training) before the sweep stops; --resume continues it")
     p.add_argument("--num-cpus", type=int, help="local Ray only: CPUs to declare")
     p.add_argument("--num-gpus", type=float, help="local Ray only: GPUs to declare")
     p.add_argument("--card-gb", type=float, default=0.0, help="GPU memory to pack trials into (default: the card's)")
@@ -97,7 +101,7 @@ def from_args(args: argparse.Namespace) -> SweepOptions:
         scheduler=args.scheduler, max_steps=args.max_steps, max_epochs=args.max_epochs,
         evals_per_trial=args.evals_per_trial, seed=args.seed, storage=args.storage, tracking_uri=args.tracking_uri,
         address=args.address, resume=args.resume, select_on=args.select_on, val_fraction=args.val_fraction,
-        max_failures=args.max_failures, num_cpus=args.num_cpus, num_gpus=args.num_gpus, card_gb=args.card_gb,
+        max_failures=args.max_failures, tracking_patience=args.tracking_patience, num_cpus=args.num_cpus, num_gpus=args.num_gpus, card_gb=args.card_gb,
         spaces_dir=args.spaces_dir, overrides=overrides,
     )
 
@@ -114,6 +118,8 @@ def validate(opts: SweepOptions) -> dict:
         raise ConfigError(f"--trials must be >= 1, got {opts.trials}")
     if opts.max_concurrent is not None and opts.max_concurrent < 1:
         raise ConfigError(f"--max-concurrent must be >= 1, got {opts.max_concurrent}")
+    if not opts.tracking_patience > 0:
+        raise ConfigError(f"--tracking-patience must be > 0 seconds, got {opts.tracking_patience}")
     if opts.cpus_per_trial <= 0:
         raise ConfigError(f"--cpus-per-trial must be > 0, got {opts.cpus_per_trial}")
     for name in ("max_steps", "max_epochs", "evals_per_trial"):

@@ -48,6 +48,33 @@ def save_state(storage: str, name: str, state: dict) -> None:
             f.write(data)
 
 
+PENDING = "pending-metrics.json"
+
+
+def save_pending(storage: str, name: str, pending: list) -> None:
+    """Metrics the tracking server never received before the driver stopped (replayed on --resume)."""
+    filesystem, base = _fs(sweep_dir(storage, name))
+    filesystem.create_dir(base, recursive=True)
+    with filesystem.open_output_stream(f"{base}/{PENDING}") as f:
+        f.write(json.dumps(pending).encode())
+
+
+def load_pending(storage: str, name: str) -> list:
+    filesystem, base = _fs(sweep_dir(storage, name))
+    path = f"{base}/{PENDING}"
+    if filesystem.get_file_info(path).type == pafs.FileType.NotFound:
+        return []
+    with filesystem.open_input_stream(path) as f:
+        return json.loads(f.read().decode())
+
+
+def clear_pending(storage: str, name: str) -> None:
+    """Called once the saved metrics have reached the tracking server."""
+    filesystem, base = _fs(sweep_dir(storage, name))
+    if filesystem.get_file_info(f"{base}/{PENDING}").type != pafs.FileType.NotFound:
+        filesystem.delete_file(f"{base}/{PENDING}")
+
+
 def exists(storage: str, name: str) -> bool:
     filesystem, base = _fs(sweep_dir(storage, name))
     return filesystem.get_file_info(base).type != pafs.FileType.NotFound

@@ -24,7 +24,7 @@ def score_timeline(frame_scores: np.ndarray, path, *, threshold: float | None = 
     scores = np.asarray(frame_scores, np.float64)
     scale = float(fps) if fps and fps > 0 else 1.0
     x = np.arange(scores.size) / scale
-    fig = new_figure(8.0, 2.8)
+    fig = new_figure(8.0, 2.8, {"left": 0.07, "right": 0.98, "bottom": 0.17, "top": 0.86})
     ax = fig.add_subplot()
     shaded = False
     for start, end in np.asarray(intervals if intervals is not None else np.zeros((0, 2)), np.int64).reshape(-1, 2):
@@ -34,15 +34,16 @@ def score_timeline(frame_scores: np.ndarray, path, *, threshold: float | None = 
                    label=None if shaded else "ground truth")
         shaded = True
     ax.plot(x, scores, color="tab:blue", lw=1.4, label="anomaly score")
-    if threshold is not None:
-        ax.axhline(threshold, color="black", ls="--", lw=1, label=f"threshold {threshold:g}")
-        over = scores >= threshold
-        if over.any():
-            low = float(np.nanmin(scores)) if np.isfinite(scores).any() else 0.0
-            ax.plot(x[over], np.full(int(over.sum()), min(low, 0.0)), "|", color="tab:red", ms=6, label="alarm")
     finite = scores[np.isfinite(scores)]
     low, high = (min(0.0, float(finite.min())), max(1.0, float(finite.max()))) if finite.size else (0.0, 1.0)
-    ax.set(xlabel="seconds" if scale != 1.0 else "frame", ylabel="score", ylim=(low - 0.05, high + 0.05),
+    pad = 0.05 * (high - low)
+    if threshold is not None:
+        ax.axhline(threshold, color="black", ls="--", lw=1, label=f"threshold {threshold:g}")
+        runs = label_intervals(scores >= threshold)
+        if len(runs):  # one bar per run of alarmed frames (a marker per frame is slow on long videos)
+            ax.broken_barh([(s / scale, (e + 1 - s) / scale) for s, e in runs], (low - 0.9 * pad, 0.6 * pad), color="tab:red",
+                           label="alarm")
+    ax.set(xlabel="seconds" if scale != 1.0 else "frame", ylabel="score", ylim=(low - pad, high + pad),
            xlim=(0, max(x[-1] if x.size else 1.0, 1e-9)))
     ax.set_title(title or "anomaly score", loc="left", fontsize=9)
     ax.grid(alpha=0.3)
