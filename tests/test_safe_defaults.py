@@ -202,7 +202,7 @@ def _hostile_checkpoints(tmp_path: Path) -> dict[str, Path]:
     files["wrapped"] = tmp_path / "evil-wrapped.pt"         # inside the usual {"state_dict": ...} wrapper
     torch.save({"state_dict": {"fc.weight": torch.zeros(2)}, "args": WritesMarker(marker)}, files["wrapped"])
     files["plain-pickle"] = tmp_path / "evil-plain.pt"      # legacy (non-zip) pickle
-    files["plain-pickle"].write_bytes(pickle.dumps({"fc.weight": WritesMarker(marker)}))
+    files["plain-pickle"].write_bytes(pickle.dumps({"fc.weight": WritesMarker(marker)}, protocol=2))
     return files
 
 
