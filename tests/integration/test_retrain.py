@@ -2,6 +2,7 @@
 `wsvad retrain --seeds 2` (child run per seed, mean ± std, registered champion that loads), a re-run
 that duplicates nothing, and `wsvad table` (all ten methods, a paper column, a real PNG)."""
 
+import csv
 import subprocess
 import sys
 
@@ -101,3 +102,13 @@ def test_retrain_registers_a_loadable_champion_and_the_table_lists_ten_methods(t
     assert pixels.shape[1] > 800 and np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0).shape[0] > 20
     logged = [a.path for a in client.list_artifacts(sweep.info.run_id, "table")]
     assert logged == ["table/rt.md", "table/rt.png"]
+
+    # the whole experiment, as CSV: the same retrained numbers, written locally only
+    experiment = client.get_experiment(sweep.info.experiment_id).name
+    proc = wsvad("table", "--experiment", experiment, "--format", "csv", "--tracking-uri", uri,
+                 "--out", tmp_path / "t" / "all.csv")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {r["method"]: r for r in csv.DictReader(open(tmp_path / "t" / "all.csv"))}
+    assert len(rows) == 10 and rows["vadclip"]["trials"] == "0"
+    assert float(rows["rtfm"]["retrain_mean"]) == pytest.approx(100 * parents["rtfm"].data.metrics["mean/test/auc"])
+    assert rows["rtfm"]["retrain_run_id"] == parents["rtfm"].info.run_id and rows["mil"]["trials"] == "2"

@@ -97,3 +97,14 @@ def test_fetch_checkpoint_refuses_what_is_not_a_registered_version(uri, tmp_path
 
 def test_tuple_options_read_back_from_mlflow_params():
     assert _unbracket("(32, 64)") == "32, 64" and _unbracket("[1,2]") == "1,2" and _unbracket("0.001") == "0.001"
+
+
+def test_the_cli_prints_one_line_and_exits_2(capsys, tmp_path):
+    from wsvad.cli.main import main
+
+    assert main(["retrain", "--sweep", "s", "--seeds", "0"]) == 2
+    assert capsys.readouterr().err == "wsvad retrain: error: --seeds must be between 1 and 100, got 0\n"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["retrain", "--sweep", "ghost", "--storage", str(tmp_path), "--tracking-uri", uri]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # (MLflow logs the new SQLite file before it)
+    assert last.startswith("wsvad retrain: error: no sweep 'ghost': no ") and "sweep.json" in last

@@ -159,3 +159,14 @@ def test_chart_is_a_real_png_plot(tmp_path):
     assert pixels.shape[0] > 300 and pixels.shape[1] > 800
     assert np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0).shape[0] > 20  # bars, text, not a blank canvas
     assert not list((tmp_path / "out").glob(".*"))  # no temporary file left behind
+
+
+def test_the_cli_refuses_an_unknown_sweep_in_one_line(capsys, tmp_path):
+    from wsvad.cli.main import main
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["table", "--sweep", "ghost", "--storage", str(tmp_path), "--tracking-uri", uri]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"no sweep 'ghost' at {uri} (no run tagged wsvad.sweep=ghost)")
+    assert main(["table", "--sweep", "s", "--out", str(tmp_path / "t.png"), "--tracking-uri", uri]) == 2
+    assert "that is where the chart goes" in capsys.readouterr().err
+    assert not list(tmp_path.glob("table-*"))
