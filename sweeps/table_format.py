@@ -79,12 +79,10 @@ def _paper(row: Row, table: Table) -> str:
 
 
 def _source(row: Row) -> str:
-    parts = []
-    for ref in row.paper.values():
-        text = ref.source + (f"; {ref.note}" if ref.note else "")
-        if text not in parts:
-            parts.append(text)
-    return " | ".join(parts) or DASH
+    texts = {k: ref.source + (f"; {ref.note}" if ref.note else "") for k, ref in row.paper.items()}
+    if len(set(texts.values())) <= 1:
+        return next(iter(texts.values()), DASH)
+    return " · ".join(f"{LONG_NAMES[k]}: {text}" for k, text in texts.items())
 
 
 def _pct(value: float | None) -> str:
@@ -128,7 +126,7 @@ def _tex(text: str) -> str:
 
 
 def _latex(caption: str, header: list[str], rows: list[list[str]], notes: list[str]) -> str:
-    out = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
+    out = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{llp{4.5cm}rrrrrl}",  # text left, numbers right, sources wrapped
            r"\toprule", " & ".join(_tex(h) for h in header) + r" \\", r"\midrule"]
     out += [" & ".join(_tex(c) for c in r) + r" \\" for r in rows]
     out += [r"\bottomrule", r"\end{tabular}"]
