@@ -38,10 +38,11 @@ def write_chart(table: Table, path) -> Path:
         offset = (i - (len(series) - 1) / 2) * width  # each method's bars centred on its tick
         group = ax.bar(x + offset, values, width, yerr=errors, capsize=3 if errors else 0, label=label,
                        color=colour, error_kw={"elinewidth": 1})
-        for bar in group:
+        for j, bar in enumerate(group):
             height = bar.get_height()
             if np.isfinite(height):
-                ax.annotate(f"{height:.1f}", (bar.get_x() + bar.get_width() / 2, height), ha="center", va="bottom",
+                top = height + (errors[j] if errors else 0.0)  # above the error bar, not through it
+                ax.annotate(f"{height:.1f}", (bar.get_x() + bar.get_width() / 2, top), ha="center", va="bottom",
                             fontsize=6.5, xytext=(0, 2), textcoords="offset points")
     for i, r in enumerate(rows):
         if r.best_trial is None and r.retrain_mean is None:
