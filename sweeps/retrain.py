@@ -86,6 +86,7 @@ def _fit_seeds(plan: RetrainPlan, mp: MethodPlan, opts: RetrainOptions, ref, tra
                params: dict, tags: dict):
     import ray
     from ray import tune
+    from ray.tune.search import BasicVariantGenerator
 
     from sweeps.retrain_callback import MLflowSeeds
     from sweeps.trainable import run_trial
@@ -111,14 +112,22 @@ def _fit_seeds(plan: RetrainPlan, mp: MethodPlan, opts: RetrainOptions, ref, tra
         tuner = tune.Tuner(
             trainable,
             param_space={**mp.config, "seed": tune.grid_search(plan.seeds)},  # one trial per seed
-            tune_config=tune.TuneConfig(metric="objective", mode="max", num_samples=1,
-                                        max_concurrent_trials=opts.max_concurrent, reuse_actors=True),
+            # BasicVariantGenerator takes the concurrency cap itself (Tune ignores max_concurrent_trials for it).
+            tune_config=tune.TuneConfig(metric="objective", mode="max", num_samples=1, reuse_actors=True,
+                                        search_alg=BasicVariantGenerator(max_concurrent=opts.max_concurrent or 0)),
             run_config=tune.RunConfig(
                 name=name, storage_path=plan.tune_dir, callbacks=[callback], verbose=0,
                 failure_config=tune.FailureConfig(max_failures=opts.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
         )
-    return tuner.fit()
+    try:
+        grid = tuner.fit()
+    except Exception:
+        if callback.fatal is not None:  # the tracking server is gone: say so in one line
+            raise callback.fatal from None
+        raise
+    callback.wait_for_plots()
+    return grid
 
 
 def _record(plan: RetrainPlan, mp: MethodPlan, grid, tracker: Tracker, parent: str) -> dict:

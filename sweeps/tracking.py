@@ -237,8 +237,8 @@ class Tracker:
     # --- retraining ---------------------------------------------------------------------
     def create_run(self, run_name: str, tags: dict, params: dict) -> str:
         """A new run with `tags` and `params` (callers look up an existing one first: no duplicates)."""
-        run = _retry(lambda: self.client.create_run(self.experiment_id, run_name=run_name,
-                                                    tags={str(k): str(v) for k, v in tags.items()}))
+        run = self._write(lambda: self.client.create_run(self.experiment_id, run_name=run_name,
+                                                         tags={str(k): str(v) for k, v in tags.items()}))
         self.log_params(run.info.run_id, params)
         return run.info.run_id
 
