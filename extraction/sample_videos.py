@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shlex
 import shutil
 import subprocess
 import tempfile
@@ -57,11 +56,17 @@ def opencv_doc_files(cache: Path | None = None) -> dict[str, Path]:
             last = why[-1] if why else f"exit code {fetched.returncode}"
             raise SampleVideosUnavailable(f"apt-get download {OPENCV_DOC} failed: {last}")
         members = [f"{OPENCV_DATA}/{name}" for name in names]
-        # dpkg-deb --fsys-tarfile | tar: unpack only the files wanted, not the 95 MB package.
-        command = f"dpkg-deb --fsys-tarfile {shlex.quote(debs[0].name)} | tar -x {shlex.join(members)}"
-        unpack = subprocess.run(command, shell=True, cwd=work, capture_output=True, text=True)
-        if unpack.returncode != 0:
-            raise SampleVideosUnavailable(f"unpacking {debs[0].name} failed: {unpack.stderr.strip()[:300]}")
+        # dpkg-deb --fsys-tarfile | tar: unpack only the files wanted, not the 95 MB package (a pipe
+        # between two processes, no shell).
+        deb = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", debs[0].name], cwd=work, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+        unpack = subprocess.run(["tar", "-x", *members], cwd=work, stdin=deb.stdout, capture_output=True, text=True)
+        deb.stdout.close()
+        deb_err = deb.stderr.read().decode(errors="replace")
+        deb.stderr.close()
+        if deb.wait() != 0 or unpack.returncode != 0:
+            why = (deb_err or unpack.stderr).strip()[:300]
+            raise SampleVideosUnavailable(f"unpacking {debs[0].name} failed: {why}")
         for name, path in wanted.items():
             os.replace(Path(work) / OPENCV_DATA / name, path)   # atomic: a parallel run sees whole files
     return wanted

@@ -232,9 +232,6 @@ def test_a_wsvad_checkpoint_holding_a_pickled_object_is_refused(tmp_path, kind):
     assert not (tmp_path / "UNPICKLED").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="wsvad/cli/convert_cmd.py read_official_state_dict takes "
-                   "str(exc).splitlines()[0] of torch.load's error; an empty file raises EOFError with no message, "
-                   "so IndexError escapes (reported; the file is not this test's to change)")
 def test_convert_refuses_an_empty_file_in_one_line(tmp_path, capsys):
     from wsvad.cli.main import main
 
@@ -268,8 +265,6 @@ def test_no_shell_command_is_built_anywhere():
     assert found == []
 
 
-@pytest.mark.xfail(strict=True, reason="extraction/sample_videos.py runs `dpkg-deb --fsys-tarfile X | tar -x ...` "
-                   "with shell=True (quoted, no user input); replace with two Popen joined by a pipe — reported")
 def test_sample_videos_uses_no_shell():
     assert _shell_uses(ROOT / "extraction" / "sample_videos.py") == []
 

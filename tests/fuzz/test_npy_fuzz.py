@@ -197,8 +197,8 @@ def test_the_cli_reports_a_pickled_npy_in_one_line_and_never_unpickles_it(tmp_pa
 
 # --- `wsvad score --features FILE.npy` ----------------------------------------------------------
 
-# Inputs that load_video_features (wsvad/cli/score_cmd.py) gets wrong today; each has a strict
-# xfail below. They are left out of the property so it guards everything else meanwhile.
+# Inputs load_video_features (wsvad/cli/score_cmd.py) once got wrong (an empty file, a header
+# promising 37 GiB, timedelta64, float64 beyond float32, zero crops); each pinned by a case below.
 SCORE_KNOWN_BAD = {"empty-file", "timedelta", "overflow", "zero-crops", "huge-header"}
 
 
@@ -248,9 +248,6 @@ def test_score_features_load_exactly_or_fail_in_one_line(data, layout):
 
 
 @pytest.mark.parametrize("kind", sorted(SCORE_KNOWN_BAD))
-@pytest.mark.xfail(strict=True, reason="wsvad/cli/score_cmd.py load_video_features: an empty file raises EOFError, "
-                   "a huge header MemoryError (tracebacks); timedelta64 is taken as numbers; float64 beyond float32 "
-                   "becomes inf silently; (T, 0, D) gives zero crops — reported, file owned by the coordinator")
 def test_score_features_known_bad_inputs_are_one_line_errors(kind):
     raw, say = score_input(kind, "")
     got, path = load_score_features(raw)

@@ -19,7 +19,7 @@ def read_official_state_dict(path) -> dict:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise CheckpointError(f"{path}: cannot be read as a plain state_dict with weights_only=True "
-                              f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+                              f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0]})") from None
     for key in ("state_dict", "model", "model_state_dict"):  # common wrappers around the state_dict
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]

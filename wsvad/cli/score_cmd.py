@@ -22,22 +22,21 @@ def load_video_features(path, layout: str = "crops-last") -> np.ndarray:
     """(T, D) or (T, crops, D) [(crops, T, D) with crops-first] → (crops, T, D) float32."""
     path = Path(path)
     try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise FeatureSetError(f"{path}: not a readable .npy array ({exc})") from None
-    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
+        # Memory-mapped first: a header that promises more than the file holds fails here instead
+        # of allocating it; never unpickles (allow_pickle=False).
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except Exception as exc:  # EOFError (empty), ValueError (bad header, pickled), OSError, MemoryError ...
+        why = (str(exc).splitlines() or [type(exc).__name__])[0][:200] or type(exc).__name__
+        raise FeatureSetError(f"{path}: not a readable .npy array ({why})") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiu":
         raise FeatureSetError(f"{path}: expected a real numeric array, got dtype {getattr(array, 'dtype', type(array))}")
-    if array.ndim == 2:
-        array = array[None]
-    elif array.ndim == 3:
-        array = array if layout == "crops-first" else array.transpose(1, 0, 2)
-    else:
-        raise FeatureSetError(f"{path}: expected (T, D) or (T, crops, D), got shape {array.shape}")
-    if array.shape[1] == 0:
-        raise FeatureSetError(f"{path}: the video has no snippets")
-    if not np.isfinite(array).all():
-        raise FeatureSetError(f"{path}: features contain NaN or Inf")
-    return np.ascontiguousarray(array, np.float32)
+    if array.ndim not in (2, 3) or 0 in array.shape:
+        raise FeatureSetError(f"{path}: expected (T, D) or (T, crops, D) with no empty axis, got shape {array.shape}")
+    array = array[None] if array.ndim == 2 else (array if layout == "crops-first" else array.transpose(1, 0, 2))
+    array = np.ascontiguousarray(array, np.float32)
+    if not np.isfinite(array).all():  # checked after the cast: float64 beyond float32's range becomes inf
+        raise FeatureSetError(f"{path}: features contain NaN or Inf (as float32)")
+    return array
 
 
 def resolve_model(model: str, tracking_uri: str, scratch: Path) -> Path:
