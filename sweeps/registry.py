@@ -109,10 +109,11 @@ def fetch_checkpoint(model_uri: str, tracking_uri: str, dst_dir) -> Path:
     name, alias = match["name"], match["alias"]
     client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
     try:
-        version = (client.get_model_version_by_alias(name, alias) if alias else
-                   client.get_model_version(name, match["version"])).version
+        found = (client.get_model_version_by_alias(name, alias) if alias else
+                 client.get_model_version(name, match["version"]))
     except MlflowException:
         raise CheckpointError(f"{model_uri}: no such registered model version at {tracking_uri}") from None
+    version = found.version
     import mlflow.artifacts
 
     dst = Path(dst_dir) / f"{name}-v{version}"
@@ -127,7 +128,24 @@ def fetch_checkpoint(model_uri: str, tracking_uri: str, dst_dir) -> Path:
     path = Path(local)
     if not path.is_file():
         raise CheckpointError(f"{model_uri} (version {version}): {CHECKPOINT_PATH} did not download")
+    check_provenance(path, found.tags or {}, f"{model_uri} (version {version})")
     return path
+
+
+def check_provenance(path: Path, version_tags: dict, what: str) -> None:
+    """The checkpoint must be the one the version was registered with: same method, dataset,
+    feature set and config as its tags say (a swapped artifact is refused before any scoring)."""
+    from wsvad.train import load_checkpoint
+
+    payload = load_checkpoint(path)
+    recorded = {"wsvad.method": payload.get("method", ""), "wsvad.dataset": payload.get("dataset", ""),
+                "wsvad.feature_set_hash": payload.get("feature_set_hash", ""),
+                "wsvad.config": json.dumps(payload.get("config", {}), sort_keys=True)[:5000]}
+    for key, value in recorded.items():
+        if key in version_tags and str(version_tags[key]) != str(value):
+            raise CheckpointError(f"{what}: its checkpoint's {key.removeprefix('wsvad.')} ({str(value)[:40]}) differs "
+                                  f"from the registered version's ({str(version_tags[key])[:40]}); refusing to score "
+                                  "with a model whose provenance does not match")
 
 
 @contextlib.contextmanager
