@@ -16,7 +16,31 @@ import numpy as np
 from wsvad.errors import FeatureSetError
 from wsvad.features import validate
 from wsvad.features.schema import MANIFEST, SCHEMA_VERSION
-from wsvad.features.writer import content_hash, flat_features, read_ground_truth, read_parts
+from wsvad.features.writer import (
+    check_track_columns,
+    content_hash,
+    flat_features,
+    has_track_columns,
+    read_ground_truth,
+    read_parts,
+    track_column_values,
+)
+
+
+@dataclass
+class Tracks:
+    """The object-level columns of a set whose videos are tracks (docs/object-level.md).
+
+    Per-video arrays follow :attr:`FeatureSet.video_ids`; per-snippet arrays are aligned row for
+    row with :attr:`FeatureSet.features` (so ``frames[offsets[i]:offsets[i+1]]`` are video i's).
+    """
+
+    source_video_ids: np.ndarray  # (V,) str: the video each track was found in
+    track_ids: np.ndarray         # (V,) int64: the tracker's id inside that video
+    frames: np.ndarray            # (N,) int64: source-video frame of each snippet
+    boxes: np.ndarray             # (N, 4) float32: x1, y1, x2, y2 in source-video pixels
+    scores: np.ndarray            # (N,) float32: detection score
+    categories: np.ndarray        # (N,) int64: detector category id, -1 for none
 
 
 @dataclass
@@ -34,6 +58,7 @@ class FeatureSet:
     sources: np.ndarray       # (V,) str: real / synthetic (GV-VAD)
     ground_truth: dict = field(default_factory=dict)  # video_id -> (K, 2) int64 frame intervals
     manifest: dict = field(default_factory=dict)
+    tracks: Tracks | None = None  # object-level sets only: each video is a track
 
     @property
     def dim(self) -> int:
@@ -179,6 +204,25 @@ def load_feature_set(path, validate_rows: bool = True) -> FeatureSet:
         sources=col("source", str),
         ground_truth=ground_truth,
         manifest=manifest,
+        tracks=_tracks(table, order, video_rows, str(path)) if has_track_columns(table) else None,
     )
     validate.check_ground_truth(fs.video_ids, fs.splits, fs.ground_truth, str(path))
     return fs
+
+
+def _tracks(table, order: np.ndarray, video_rows: np.ndarray, where: str) -> Tracks:
+    """The track columns in the set's layout: rows in ``order``, snippets concatenated."""
+    check_track_columns(table, where)   # always, even without validate_rows: the layout relies on it
+
+    def per_snippet(name, dtype):
+        values = track_column_values(table, name)
+        return np.concatenate([values[i] for i in order]).astype(dtype) if len(order) else np.zeros(0, dtype)
+
+    return Tracks(
+        source_video_ids=np.asarray(table.column("source_video_id").to_numpy(zero_copy_only=False)[video_rows]).astype(str),
+        track_ids=table.column("track_id").to_numpy().astype(np.int64)[video_rows],
+        frames=per_snippet("frame", np.int64),
+        boxes=per_snippet("box", np.float32).reshape(-1, 4),
+        scores=per_snippet("score", np.float32),
+        categories=per_snippet("category", np.int64),
+    )

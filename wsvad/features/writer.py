@@ -22,6 +22,8 @@ from wsvad.features.schema import (
     MANIFEST,
     PART_GLOB,
     SCHEMA_VERSION,
+    TRACK_COLUMNS,
+    TRACK_VALUES_PER_SNIPPET,
     part_schema,
 )
 
@@ -94,16 +96,32 @@ class FeatureSetWriter:
         return False
 
 
-def rows_to_table(rows: list[dict], dtype: str = "float32") -> pa.Table:
-    schema = part_schema(dtype)
-    values = np.concatenate([r["features"] for r in rows])
-    lengths = np.fromiter((r["features"].size for r in rows), np.int64, len(rows))
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32 if values.size < 2**31 else np.int64)
-    features = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=schema.field("features").type.value_type))
+def rows_to_table(rows: list[dict], dtype: str = "float32", tracks: bool | None = None) -> pa.Table:
+    """Rows (dicts of the part columns, ``features`` a flat array) as a part table.
+
+    ``tracks`` (default: whether the rows carry ``track_id``) adds the object-level columns,
+    whose per-snippet lists (``frame``, ``box``, ``score``, ``category``) are flat arrays too.
+    No rows give an empty table of the schema (an object-level part of a video without tracks).
+    """
+    tracks = bool(rows) and "track_id" in rows[0] if tracks is None else tracks
+    schema = part_schema(dtype, tracks=tracks)
+    if not rows:
+        return schema.empty_table()
+    lists = ("features", *(c for c in TRACK_COLUMNS if c in TRACK_VALUES_PER_SNIPPET)) if tracks else ("features",)
     columns = {name: pa.array([r[name] for r in rows], type=schema.field(name).type)
-               for name in schema.names if name != "features"}
-    columns["features"] = features.cast(schema.field("features").type)
+               for name in schema.names if name not in lists}
+    for name in lists:
+        columns[name] = _list_column([r[name] for r in rows], schema.field(name).type)
     return pa.table(columns, schema=schema)
+
+
+def _list_column(arrays: list, list_type: pa.DataType) -> pa.Array:
+    """One list per row from flat numpy arrays, built from offsets (no per-value Python objects)."""
+    values = np.concatenate([np.asarray(a).reshape(-1) for a in arrays])
+    lengths = np.fromiter((np.asarray(a).size for a in arrays), np.int64, len(arrays))
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32 if values.size < 2**31 else np.int64)
+    column = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=list_type.value_type))
+    return column.cast(list_type)
 
 
 def write_ground_truth(out_dir: Path, ground_truth: dict[str, np.ndarray]) -> None:
@@ -208,7 +226,93 @@ def content_hash(table: pa.Table, flat: np.ndarray, ground_truth: dict[str, np.n
         h.update(flat[starts[i]: starts[i] + lengths[i]].tobytes())
     for v in sorted(ground_truth):
         h.update(f"gt:{v}:{ground_truth[v].tolist()}".encode())
+    if has_track_columns(table):  # object-level sets only: sets without track columns hash as before
+        track_ids = table.column("track_id").to_pylist()
+        sources = table.column("source_video_id").to_pylist()
+        per_snippet = {c: track_column_values(table, c) for c in TRACK_VALUES_PER_SNIPPET}
+        for i in order:
+            h.update(f"track:{sources[i]}:{track_ids[i]}".encode())
+            for c in TRACK_VALUES_PER_SNIPPET:
+                h.update(per_snippet[c][i].tobytes())
     return h.hexdigest()
+
+
+def has_track_columns(table: pa.Table) -> bool:
+    return "track_id" in table.column_names
+
+
+def track_column_values(table: pa.Table, name: str) -> list[np.ndarray]:
+    """One numpy array per row of the list column ``name`` (frame, box, score or category)."""
+    column = table.column(name).combine_chunks()
+    if column.type.value_type == pa.int32():
+        kind = np.int32
+    elif pa.types.is_integer(column.type.value_type):
+        kind = np.int64
+    else:
+        kind = np.float32
+    values = column.flatten().to_numpy(zero_copy_only=False).astype(kind, copy=False)
+    offsets = column.offsets.to_numpy()
+    offsets = offsets - offsets[0]                  # flatten() starts at a sliced array's first list
+    return [values[offsets[i]:offsets[i + 1]] for i in range(len(column))]
+
+
+def check_track_columns(table: pa.Table, where: str) -> None:
+    """The object-level columns, if any: all present, typed, without nulls, one value (four for
+    ``box``) per snippet, frames increasing inside a track, boxes finite and not inverted, and
+    one row per (source video, track id, crop)."""
+    present = [c for c in TRACK_COLUMNS if c in table.column_names]
+    if not present:
+        return
+    missing = [c for c in TRACK_COLUMNS if c not in table.column_names]
+    if missing:
+        raise FeatureSetError(f"{where}: object-level column(s) {', '.join(present)} without {', '.join(missing)} "
+                              "(a set has all track columns or none)")
+    for name in TRACK_COLUMNS:
+        column_type = table.schema.field(name).type
+        ok, kind = _track_column_kind(name, column_type)
+        if not ok:
+            raise FeatureSetError(f"{where}: column {name!r} has type {column_type}, expected {kind}")
+        column = table.column(name)
+        if column.null_count or (name in TRACK_VALUES_PER_SNIPPET and column.combine_chunks().flatten().null_count):
+            raise FeatureSetError(f"{where}: column {name!r} has null values")
+    vid = table.column("video_id").to_pylist()
+    t = table.column("num_snippets").to_numpy().astype(np.int64)
+    values = {c: track_column_values(table, c) for c in TRACK_VALUES_PER_SNIPPET}
+    for name, per in TRACK_VALUES_PER_SNIPPET.items():
+        lengths = np.fromiter((v.size for v in values[name]), np.int64, table.num_rows)
+        bad = np.flatnonzero(lengths != per * t)
+        if bad.size:
+            i = int(bad[0])
+            raise FeatureSetError(f"{where}: track {vid[i]!r}: column {name!r} holds {lengths[i]} values, expected "
+                                  f"{per} per snippet ({per}*{t[i]})")
+    for i in range(table.num_rows):
+        frames, box = values["frame"][i], values["box"][i].reshape(-1, 4)
+        if np.any(np.diff(frames) <= 0) or np.any(frames < 0):
+            raise FeatureSetError(f"{where}: track {vid[i]!r}: frames must be >= 0 and increasing, got "
+                                  f"{frames.tolist()!s:.80}")
+        if not np.isfinite(box).all() or np.any(box[:, 2] < box[:, 0]) or np.any(box[:, 3] < box[:, 1]):
+            raise FeatureSetError(f"{where}: track {vid[i]!r}: boxes must be finite (x1, y1, x2, y2) with "
+                                  "x2 >= x1 and y2 >= y1")
+    seen = set()
+    for key in zip(table.column("source_video_id").to_pylist(), table.column("track_id").to_pylist(),
+                   table.column("crop").to_pylist()):
+        if key in seen:
+            raise FeatureSetError(f"{where}: two rows for track {key[1]} (crop {key[2]}) of source video {key[0]!r}")
+        seen.add(key)
+
+
+def _track_column_kind(name: str, column_type: pa.DataType) -> tuple[bool, str]:
+    """Whether ``column_type`` suits track column ``name``, and the kind expected (for the message)."""
+    if name == "source_video_id":
+        return pa.types.is_string(column_type) or pa.types.is_large_string(column_type), "a string"
+    if name == "track_id":
+        return pa.types.is_integer(column_type), "an integer"
+    integers = name in ("frame", "category")
+    is_list = pa.types.is_list(column_type) or pa.types.is_large_list(column_type)
+    value_ok = is_list and (pa.types.is_integer(column_type.value_type) if integers
+                            else pa.types.is_floating(column_type.value_type))
+    per = TRACK_VALUES_PER_SNIPPET[name]
+    return value_ok, f"a list of {'integers' if integers else 'floats'}" + (f" ({per} per snippet)" if per > 1 else "")
 
 
 def finalize_feature_set(out_dir, dataset: str, provenance: dict | None = None) -> dict:
@@ -218,6 +322,7 @@ def finalize_feature_set(out_dir, dataset: str, provenance: dict | None = None) 
     validate.check_columns(table, str(out))
     flat = flat_features(table, str(out))
     validate.check_rows(table, flat, str(out))
+    check_track_columns(table, str(out))
     ground_truth = read_ground_truth(out)
     vid = table.column("video_id").to_numpy(zero_copy_only=False).astype(str)
     split = table.column("split").to_numpy(zero_copy_only=False).astype(str)
@@ -239,6 +344,8 @@ def finalize_feature_set(out_dir, dataset: str, provenance: dict | None = None) 
         "num_rows": table.num_rows,
         "num_snippets": int(table.column("num_snippets").to_numpy().astype(np.int64)[first].sum()),
         "counts": counts,
+        **({"num_source_videos": len(set(table.column("source_video_id").to_pylist()))}
+           if has_track_columns(table) else {}),
         "parts": parts,
         "provenance": dict(provenance or {}),
         "code_version": wsvad.__version__,
