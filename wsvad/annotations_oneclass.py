@@ -1,4 +1,4 @@
-"""Annotation formats of the one-class (object-level) test sets: ShanghaiTech Campus, UCSD Ped, Avenue.
+"""Annotation formats of the one-class (object-level) test sets: ShanghaiTech, UCSD Ped, Avenue.
 
 These sets train on normal videos only (the one-class split: every training video is normal,
 label 0) and label their test videos per frame, most also per pixel. Each parser returns, per
@@ -61,7 +61,7 @@ _UCSD_RANGE = re.compile(r"([0-9]+)(?::([0-9]+))?(?::([0-9]+))?")
 _AVENUE_FILE = re.compile(r"([0-9]+)_label\.mat")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields explicitly
 class OneClassVideo:
     """One test video: anomalous frame intervals, frame count, and where its pixel masks are."""
 
@@ -110,12 +110,14 @@ def load_oneclass(path: str | Path, fmt: str) -> dict[str, OneClassVideo]:
         "avenue": parse_avenue,
     }
     if fmt not in parsers:
-        raise AnnotationError(f"{path}: unknown annotation format {fmt!r}, expected one of {FORMATS}")
+        raise AnnotationError(
+            f"{path}: unknown annotation format {fmt!r}, expected one of {FORMATS}"
+        )
     return parsers[fmt](path)
 
 
 def load_oneclass_annotations(path: str | Path, fmt: str) -> dict[str, np.ndarray]:
-    """``video_id -> (K, 2)`` inclusive 0-based intervals, like ``wsvad.annotations.load_annotations``."""
+    """``video_id -> (K, 2)`` 0-based inclusive intervals, as ``load_annotations`` returns."""
     return {video_id: video.intervals for video_id, video in load_oneclass(path, fmt).items()}
 
 
@@ -130,6 +132,7 @@ def intervals_from_labels(labels: np.ndarray) -> np.ndarray:
 
 # ShanghaiTech Campus ------------------------------------------------------------------------
 
+
 def parse_shanghaitech(path: str | Path) -> dict[str, OneClassVideo]:
     """``test_frame_mask/*.npy`` frame labels; ``test_pixel_mask/*.npy`` masks where present."""
     root = Path(path)
@@ -142,7 +145,9 @@ def parse_shanghaitech(path: str | Path) -> dict[str, OneClassVideo]:
     for file in files:
         labels = _load_npy(file)
         if labels.ndim != 1 or labels.size == 0:
-            _fail_file(file, f"expected a non-empty 1-D array of frame labels, got shape {labels.shape}")
+            _fail_file(
+                file, f"expected a non-empty 1-D array of frame labels, got shape {labels.shape}"
+            )
         _check_binary(file, labels)
         mask_file = pixel_dir / file.name
         has_mask = mask_file.is_file()
@@ -167,6 +172,7 @@ def _read_npy_masks(file: Path) -> np.ndarray:
 
 # UCSD Ped1 / Ped2 ---------------------------------------------------------------------------
 
+
 def parse_ucsd_ped(path: str | Path) -> dict[str, OneClassVideo]:
     """``UCSDped2.m``: ``TestVideoFile{end+1}.gt_frame = [61:180];`` per test video."""
     file = Path(path)
@@ -179,14 +185,22 @@ def parse_ucsd_ped(path: str | Path) -> dict[str, OneClassVideo]:
         match = _UCSD_ASSIGNMENT.fullmatch(code)
         if match is None:
             if "gt_frame" in code:
-                _fail_line(file, lineno, f"cannot read {code!r}, expected TestVideoFile{{end+1}}.gt_frame = [a:b, ...];")
+                _fail_line(
+                    file,
+                    lineno,
+                    f"cannot read {code!r}, expected TestVideoFile{{end+1}}.gt_frame = [a:b, ...];",
+                )
             _fail_line(file, lineno, f"unexpected statement {code!r}")
         index_text = match.group("index")
         index = next_index if index_text.startswith("end") else int(index_text)
         if index < 1:
             _fail_line(file, lineno, "TestVideoFile indices start at 1")
         if index in frames_by_index:
-            _fail_line(file, lineno, f"TestVideoFile{{{index}}} already set on line {frames_by_index[index][0]}")
+            _fail_line(
+                file,
+                lineno,
+                f"TestVideoFile{{{index}}} already set on line {frames_by_index[index][0]}",
+            )
         frames_by_index[index] = (lineno, _ucsd_frames(file, lineno, match.group("frames")))
         next_index = max(frames_by_index) + 1
     if not frames_by_index:
@@ -225,7 +239,9 @@ def _ucsd_frames(file: Path, lineno: int, text: str) -> np.ndarray:
         texts = [n for n in match.groups() if n is not None]
         # Length first: int() refuses strings of thousands of digits.
         if any(len(n) > len(str(MAX_FRAME)) for n in texts) or max(map(int, texts)) > MAX_FRAME:
-            _fail_line(file, lineno, f"frame number in {item!r} is implausibly large (> {MAX_FRAME})")
+            _fail_line(
+                file, lineno, f"frame number in {item!r} is implausibly large (> {MAX_FRAME})"
+            )
         numbers = [int(n) for n in texts]
         start, stop = numbers[0], numbers[-1]
         step = numbers[1] if len(numbers) == 3 else 1
@@ -260,7 +276,10 @@ def _ucsd_frame_count(folder: Path, video_id: str) -> tuple[int, Path | None]:
 
 
 def _read_bmp_masks(folder: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError  # matplotlib's dependency; only needed here
+    from PIL import (  # matplotlib's dependency; only needed here
+        Image,
+        UnidentifiedImageError,
+    )
 
     masks = []
     for file in sorted(folder.glob("*.bmp")):
@@ -279,6 +298,7 @@ def _read_bmp_masks(folder: Path) -> np.ndarray:
 
 
 # Avenue -------------------------------------------------------------------------------------
+
 
 def parse_avenue(path: str | Path) -> dict[str, OneClassVideo]:
     """``testing_label_mask/<n>_label.mat`` with a ``volLabel`` cell of per-frame masks."""
@@ -318,26 +338,36 @@ def _read_mat_masks(file: Path) -> np.ndarray:
         _fail_file(file, "MATLAB v7.3 (HDF5) file; save it with -v7 or older")
     except OSError as error:
         _fail_file(file, f"cannot read ({error.strerror or error})")
-    except Exception as error:  # scipy raises ValueError, TypeError, struct.error... on garbage
-        _fail_file(file, f"not a MATLAB .mat file ({type(error).__name__}: {error})".splitlines()[0])
+    except Exception as error:  # noqa: BLE001 -- scipy raises ValueError, TypeError, struct.error...
+        _fail_file(
+            file, f"not a MATLAB .mat file ({type(error).__name__}: {error})".splitlines()[0]
+        )
     if "volLabel" not in content:
         keys = sorted(k for k in content if not k.startswith("__"))
         _fail_file(file, f"no volLabel variable (has {keys})")
     cell = content["volLabel"]
     if cell.dtype != object or cell.size == 0:
-        _fail_file(file, f"volLabel must be a non-empty cell array of masks, got {cell.dtype} {cell.shape}")
+        _fail_file(
+            file, f"volLabel must be a non-empty cell array of masks, got {cell.dtype} {cell.shape}"
+        )
     masks = []
     for frame, mask in enumerate(cell.ravel(order="F")):
         mask = np.asarray(mask)
         if mask.ndim != 2 or mask.dtype.kind not in "biuf" or 0 in mask.shape:
-            _fail_file(file, f"volLabel frame {frame} is not a 2-D numeric mask ({mask.dtype} {mask.shape})")
+            _fail_file(
+                file,
+                f"volLabel frame {frame} is not a 2-D numeric mask ({mask.dtype} {mask.shape})",
+            )
         if masks and mask.shape != masks[0].shape:
-            _fail_file(file, f"volLabel frame {frame} has shape {mask.shape}, frame 0 has {masks[0].shape}")
+            _fail_file(
+                file, f"volLabel frame {frame} has shape {mask.shape}, frame 0 has {masks[0].shape}"
+            )
         masks.append(mask != 0)
     return np.stack(masks)
 
 
 # Shared -------------------------------------------------------------------------------------
+
 
 def _fail_file(path: str | Path, what: str) -> NoReturn:
     raise AnnotationError(f"{path}: {what}")

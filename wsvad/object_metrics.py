@@ -78,7 +78,7 @@ def paired_iou(a: ArrayLike, b: ArrayLike, box_convention: str = "pixels") -> np
     return _iou(a, b, _pixel(box_convention))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields explicitly
 class Regions:
     """Boxes in frames of videos, one row per box.
 
@@ -171,7 +171,7 @@ class Regions:
         return cls.ground_truth(video, frame, table[:, :4], values.astype(np.int64))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields explicitly
 class ObjectLevelResult:
     """RBDC/TBDC, their curves, and the per-item scores the curves are made of.
 
@@ -237,8 +237,9 @@ def object_level_metrics(
     track_index, n_tracks = _track_index(ground_truth)
     if not np.isfinite(predictions.scores).all():
         empty = np.zeros(0)
-        return ObjectLevelResult(NAN, NAN, empty, empty, empty, empty, empty, empty, empty,
-                                 total_frames)
+        return ObjectLevelResult(
+            NAN, NAN, empty, empty, empty, empty, empty, empty, empty, total_frames
+        )
 
     pair_p, pair_g = _same_frame_pairs(predictions, ground_truth)
     iou = _iou(predictions.boxes[pair_p], ground_truth.boxes[pair_g], pixel)  # (pairs,)
@@ -282,7 +283,9 @@ def object_level_metrics(
 
 def _pixel(box_convention: str) -> bool:
     if box_convention not in BOX_CONVENTIONS:
-        raise ConfigError(f"box_convention must be one of {BOX_CONVENTIONS}, got {box_convention!r}")
+        raise ConfigError(
+            f"box_convention must be one of {BOX_CONVENTIONS}, got {box_convention!r}"
+        )
     return box_convention == "pixels"
 
 
@@ -304,8 +307,12 @@ def _boxes(boxes: ArrayLike, name: str) -> np.ndarray:
 def _iou(a: np.ndarray, b: np.ndarray, pixel: bool) -> np.ndarray:
     """IoU over the last axis of broadcastable box arrays ``(..., 4)``."""
     one = 1.0 if pixel else 0.0
-    width = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]) + one, 0, None)
-    height = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]) + one, 0, None)
+    width = np.clip(
+        np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]) + one, 0, None
+    )
+    height = np.clip(
+        np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]) + one, 0, None
+    )
     inter = width * height
     area_a = (a[..., 2] - a[..., 0] + one) * (a[..., 3] - a[..., 1] + one)
     area_b = (b[..., 2] - b[..., 0] + one) * (b[..., 3] - b[..., 1] + one)
@@ -349,11 +356,13 @@ def _total_frames(
 
 def _frame_keys(predictions: Regions, ground_truth: Regions) -> tuple[np.ndarray, np.ndarray]:
     """One int64 key per (video, frame), shared by predictions and ground truth."""
-    _, codes = np.unique(np.concatenate([predictions.video, ground_truth.video]), return_inverse=True)
+    _, codes = np.unique(
+        np.concatenate([predictions.video, ground_truth.video]), return_inverse=True
+    )
     frames = np.concatenate([predictions.frame, ground_truth.frame])
     stride = int(frames.max()) + 1 if frames.size else 1
     keys = codes.astype(np.int64) * stride + frames
-    return keys[: len(predictions)], keys[len(predictions):]
+    return keys[: len(predictions)], keys[len(predictions) :]
 
 
 def _same_frame_pairs(predictions: Regions, ground_truth: Regions) -> tuple[np.ndarray, np.ndarray]:

@@ -94,7 +94,9 @@ def frame_metrics(
                 num_frames=int(labels.size),
             )
         )
-    protocol = Protocol(frames_per_snippet=1, gt_length="frames", end="inclusive", threshold=threshold)
+    protocol = Protocol(
+        frames_per_snippet=1, gt_length="frames", end="inclusive", threshold=threshold
+    )
     metrics = evaluate(videos, protocol).metrics
     return {key: metrics[key] for key in FRAME_METRICS}
 

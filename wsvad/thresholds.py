@@ -1,4 +1,4 @@
-"""Threshold calibration on normal scores, each threshold reported with the false-alarm rate it implies.
+"""Threshold calibration on normal scores, each threshold with the false-alarm rate it implies.
 
 One-class detectors (trained on normal videos only) output unbounded scores, so an operating
 threshold must come from the scores of held-out *normal* data. :func:`calibrate` offers three
@@ -175,14 +175,17 @@ def _scores(normal_scores: ArrayLike) -> np.ndarray:
     if scores.ndim != 1 or scores.size == 0:
         raise ConfigError(f"normal scores must be a non-empty 1-D array, got shape {scores.shape}")
     if not np.isfinite(scores).all():
-        raise ConfigError("normal scores hold NaN or infinite values; no threshold can be calibrated")
+        raise ConfigError(
+            "normal scores hold NaN or infinite values; no threshold can be calibrated"
+        )
     return scores
 
 
 def _truncated_weibull_mle(z: np.ndarray, z_u: float) -> tuple[float, float]:
     """MLE of (c, lambda) of a Weibull (loc 0) truncated to z > z_u, from samples ``z > z_u``.
 
-    Log-likelihood: sum log c - c log lambda + (c - 1) log z_i - (z_i / lambda)^c + (z_u / lambda)^c.
+    Log-likelihood: sum log c - c log lambda + (c - 1) log z_i - (z_i / lambda)^c
+    + (z_u / lambda)^c.
     For fixed c the scale solves lambda^c = A(c) / n with A(c) = sum (z_i^c - z_u^c); putting it
     back leaves the profile n log c - n log(A(c) / n) + (c - 1) sum log z_i - n, maximised over c.
     """
@@ -193,7 +196,8 @@ def _truncated_weibull_mle(z: np.ndarray, z_u: float) -> tuple[float, float]:
     sum_log_z = float(log_z.sum())
 
     def log_a(c: float) -> float:
-        # log sum (z_i^c - z_u^c) = logsumexp(c log z_i + log(1 - (z_u / z_i)^c)), stable as z_u -> z_i.
+        # log sum (z_i^c - z_u^c) = logsumexp(c log z_i + log(1 - (z_u / z_i)^c)): stable even
+        # as z_u -> z_i.
         return float(special.logsumexp(c * log_z + np.log(-np.expm1(c * log_ratio))))
 
     def negative_profile(log_c: float) -> float:

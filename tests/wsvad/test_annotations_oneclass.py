@@ -31,6 +31,7 @@ def assert_intervals(actual: np.ndarray, expected: list[list[int]]) -> None:
 
 # ShanghaiTech Campus ------------------------------------------------------------------------
 
+
 def shanghaitech(tmp_path: Path) -> Path:
     frame_dir = tmp_path / "test_frame_mask"
     pixel_dir = tmp_path / "test_pixel_mask"
@@ -171,7 +172,11 @@ def test_ucsd_malformed_lines_name_file_and_line(tmp_path: Path, line: str, mess
 
 def test_ucsd_file_level_errors(tmp_path: Path) -> None:
     with pytest.raises(AnnotationError, match=r"TestVideoFile\{2\} has no gt_frame line"):
-        parse_ucsd_ped(write_ucsd(tmp_path, "TestVideoFile{1}.gt_frame = [1:3];\nTestVideoFile{3}.gt_frame = [];\n"))
+        parse_ucsd_ped(
+            write_ucsd(
+                tmp_path, "TestVideoFile{1}.gt_frame = [1:3];\nTestVideoFile{3}.gt_frame = [];\n"
+            )
+        )
     with pytest.raises(AnnotationError, match="no TestVideoFile"):
         parse_ucsd_ped(write_ucsd(tmp_path, "% nothing\n"))
     with pytest.raises(AnnotationError, match="not UTF-8"):
@@ -189,6 +194,7 @@ def test_ucsd_file_level_errors(tmp_path: Path) -> None:
 
 
 # Avenue -------------------------------------------------------------------------------------
+
 
 def save_vol_label(path: Path, masks: list[np.ndarray]) -> None:
     cell = np.empty((1, len(masks)), dtype=object)
@@ -228,7 +234,9 @@ def test_avenue_malformed_files(tmp_path: Path) -> None:
     folder = avenue(tmp_path) / "testing_label_mask"
     bad = folder / "3_label.mat"
     scipy.io.savemat(bad, {"other": np.zeros(3)})
-    with pytest.raises(AnnotationError, match=r"3_label\.mat: no volLabel variable \(has \['other'\]\)"):
+    with pytest.raises(
+        AnnotationError, match=r"3_label\.mat: no volLabel variable \(has \['other'\]\)"
+    ):
         parse_avenue(folder)
     scipy.io.savemat(bad, {"volLabel": np.zeros((3, 5, 2))})
     with pytest.raises(AnnotationError, match="cell array"):
@@ -248,6 +256,7 @@ def test_avenue_malformed_files(tmp_path: Path) -> None:
 
 # Dispatch and the protocol ------------------------------------------------------------------
 
+
 def test_load_oneclass_dispatches_and_feeds_the_protocol(tmp_path: Path) -> None:
     assert FORMATS == ("shanghaitech", "ucsd-ped", "avenue")
     root = shanghaitech(tmp_path)
@@ -259,10 +268,22 @@ def test_load_oneclass_dispatches_and_feeds_the_protocol(tmp_path: Path) -> None
         load_oneclass(root, "ped3")
     # With one score per frame the protocol rebuilds exactly the file's labels.
     videos = [
-        VideoScores("01_0014", 1, "Anomaly", np.array([0.1, 0.2, 0.9, 0.8, 0.3, 0.7]),
-                    intervals["01_0014"], num_frames=6),
-        VideoScores("01_0015", 0, "Normal", np.array([0.1, 0.2, 0.3, 0.4]),
-                    intervals["01_0015"], num_frames=4),
+        VideoScores(
+            "01_0014",
+            1,
+            "Anomaly",
+            np.array([0.1, 0.2, 0.9, 0.8, 0.3, 0.7]),
+            intervals["01_0014"],
+            num_frames=6,
+        ),
+        VideoScores(
+            "01_0015",
+            0,
+            "Normal",
+            np.array([0.1, 0.2, 0.3, 0.4]),
+            intervals["01_0015"],
+            num_frames=4,
+        ),
     ]
     result = evaluate(videos, Protocol(frames_per_snippet=1, gt_length="frames"))
     np.testing.assert_array_equal(result.frame_labels, [0, 0, 1, 1, 0, 1, 0, 0, 0, 0])

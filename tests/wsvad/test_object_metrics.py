@@ -38,6 +38,7 @@ def ground_truth(rows: list[tuple[str, int, list[float], int]]) -> Regions:
 
 # IoU ----------------------------------------------------------------------------------------
 
+
 def test_iou_by_hand_in_both_conventions() -> None:
     # Continuous: [0,0,2,2] and [1,1,3,3] overlap in a 1x1 square; union 4 + 4 - 1 = 7.
     assert box_iou([[0, 0, 2, 2]], [[1, 1, 3, 3]], "continuous")[0, 0] == pytest.approx(1 / 7)
@@ -63,8 +64,11 @@ boxes = st.tuples(
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(boxes, min_size=1, max_size=6), st.lists(boxes, min_size=1, max_size=6),
-       st.sampled_from(["pixels", "continuous"]))
+@given(
+    st.lists(boxes, min_size=1, max_size=6),
+    st.lists(boxes, min_size=1, max_size=6),
+    st.sampled_from(["pixels", "continuous"]),
+)
 def test_iou_is_symmetric_and_in_unit_interval(a, b, convention) -> None:
     iou = box_iou(a, b, convention)
     np.testing.assert_allclose(iou, box_iou(b, a, convention).T)
@@ -85,18 +89,21 @@ def test_bad_boxes_are_refused() -> None:
 
 # RBDC / TBDC --------------------------------------------------------------------------------
 
+
 def hand_case() -> tuple[Regions, Regions]:
     # One video, 3 frames, 2 ground-truth regions (one track each), 4 predictions:
     #   p0 frame 0, 0.9: equals G0                        IoU 1.00 -> detects G0
     #   p1 frame 1, 0.8: [20,20,30,21] inside G1          IoU 0.10 -> false positive (< 0.2)
     #   p2 frame 1, 0.7: [20,20,30,22.5] inside G1        IoU 0.25 -> detects G1
     #   p3 frame 2, 0.6: no ground truth in frame 2               -> false positive
-    preds = predictions([
-        ("v", 0, G0, 0.9),
-        ("v", 1, [20, 20, 30, 21], 0.8),
-        ("v", 1, [20, 20, 30, 22.5], 0.7),
-        ("v", 2, [0, 0, 5, 5], 0.6),
-    ])
+    preds = predictions(
+        [
+            ("v", 0, G0, 0.9),
+            ("v", 1, [20, 20, 30, 21], 0.8),
+            ("v", 1, [20, 20, 30, 22.5], 0.7),
+            ("v", 2, [0, 0, 5, 5], 0.6),
+        ]
+    )
     truth = ground_truth([("v", 0, G0, 0), ("v", 1, G1, 1)])
     return preds, truth
 
@@ -237,7 +244,9 @@ def test_fpr_past_max_is_cut_by_interpolation() -> None:
     np.testing.assert_allclose(result.rbdr, [0, 1])
     # The diagonal (0,0) -> (2,1) cut at FPR 1 reaches 1/2: area 1/2 * 1 * 1/2 = 1/4.
     assert result.rbdc == pytest.approx(0.25)
-    assert object_level_metrics(preds, truth, 1, max_fpr=2.0, **CONTINUOUS).rbdc == pytest.approx(1.0)
+    assert object_level_metrics(preds, truth, 1, max_fpr=2.0, **CONTINUOUS).rbdc == pytest.approx(
+        1.0
+    )
 
 
 def test_undefined_cases_are_nan_not_errors() -> None:
@@ -273,12 +282,14 @@ def test_malformed_inputs_raise_config_errors() -> None:
 
 
 def test_from_frames_builds_the_same_regions() -> None:
-    preds, truth = hand_case()
-    per_frame_preds = {"v": [
-        [G0 + [0.9]],
-        [[20, 20, 30, 21, 0.8], [20, 20, 30, 22.5, 0.7]],
-        [[0, 0, 5, 5, 0.6]],
-    ]}
+    # The per-frame form of hand_case().
+    per_frame_preds = {
+        "v": [
+            [G0 + [0.9]],
+            [[20, 20, 30, 21, 0.8], [20, 20, 30, 22.5, 0.7]],
+            [[0, 0, 5, 5, 0.6]],
+        ]
+    }
     per_frame_truth = {"v": [[G0 + [0]], [G1 + [1]], []]}
     built = object_level_metrics(
         Regions.from_frames(per_frame_preds, "predictions"),
@@ -293,10 +304,12 @@ def test_from_frames_builds_the_same_regions() -> None:
 
 # Against a straightforward replay of the reference script's loop ----------------------------
 
-def replay_reference(preds: Regions, truth: Regions, num_frames: int, alpha: float,
-                     beta: float, convention: str) -> tuple[float, float]:
+
+def replay_reference(
+    preds: Regions, truth: Regions, num_frames: int, alpha: float, beta: float, convention: str
+) -> tuple[float, float]:
     """The Georgescu et al. procedure, one prediction at a time (scores must be distinct)."""
-    key = lambda video, frame: (str(video), int(frame))  # noqa: E731
+    key = lambda video, frame: (str(video), int(frame))
     regions: dict[tuple[str, int], list[int]] = {}
     for g in range(len(truth)):
         regions.setdefault(key(truth.video[g], truth.frame[g]), []).append(g)
@@ -309,8 +322,11 @@ def replay_reference(preds: Regions, truth: Regions, num_frames: int, alpha: flo
     false_positives = true_positives = 0
     for p in np.argsort(-preds.scores, kind="stable"):
         candidates = regions.get(key(preds.video[p], preds.frame[p]), [])
-        hits = [g for g in candidates
-                if box_iou(preds.boxes[p:p + 1], truth.boxes[g:g + 1], convention)[0, 0] >= beta]
+        hits = [
+            g
+            for g in candidates
+            if box_iou(preds.boxes[p : p + 1], truth.boxes[g : g + 1], convention)[0, 0] >= beta
+        ]
         if not hits:
             false_positives += 1
         for g in hits:
@@ -346,15 +362,26 @@ def scenes(draw):
 
 
 @settings(max_examples=80, deadline=None)
-@given(scenes(), st.sampled_from([0.1, 0.2, 0.5]), st.sampled_from([0.1, 0.5]),
-       st.sampled_from(["pixels", "continuous"]))
+@given(
+    scenes(),
+    st.sampled_from([0.1, 0.2, 0.5]),
+    st.sampled_from([0.1, 0.5]),
+    st.sampled_from(["pixels", "continuous"]),
+)
 def test_matches_the_reference_replay_with_distinct_scores(scene, beta, alpha, convention) -> None:
     pred_rows, truth_rows, num_frames = scene
     if not truth_rows:
         return
     preds, truth = predictions(pred_rows), ground_truth(truth_rows)
-    result = object_level_metrics(preds, truth, num_frames, beta=beta, track_rule="fraction",
-                                  alpha=alpha, box_convention=convention)
+    result = object_level_metrics(
+        preds,
+        truth,
+        num_frames,
+        beta=beta,
+        track_rule="fraction",
+        alpha=alpha,
+        box_convention=convention,
+    )
     rbdc, tbdc = replay_reference(preds, truth, num_frames, alpha, beta, convention)
     assert result.rbdc == pytest.approx(rbdc, abs=1e-12)
     assert result.tbdc == pytest.approx(tbdc, abs=1e-12)
@@ -428,6 +455,7 @@ def test_metrics_do_not_depend_on_box_order(scene, random, tie_scores) -> None:
 
 
 # Pixel and frame metrics --------------------------------------------------------------------
+
 
 def test_pixel_auroc_and_ap_by_hand() -> None:
     masks = np.array([[[1, 0], [0, 0]]], dtype=bool)  # (1, 2, 2): one anomalous pixel

@@ -17,7 +17,9 @@ N = 1_000_000
 
 
 def weibull_sample(shape: float, scale: float, n: int = N, seed: int = 20250) -> np.ndarray:
-    return stats.weibull_min.rvs(shape, scale=scale, size=n, random_state=np.random.default_rng(seed))
+    return stats.weibull_min.rvs(
+        shape, scale=scale, size=n, random_state=np.random.default_rng(seed)
+    )
 
 
 @pytest.mark.parametrize("shape, scale", [(1.5, 2.0), (0.8, 1.0), (3.0, 5.0)])
