@@ -16,6 +16,7 @@ COMMANDS = {
     "train": ("train_cmd", "train one method on a feature set; writes metrics.json, frame scores, checkpoint"),
     "convert": ("convert_cmd", "turn an official checkpoint (state_dict) into a wsvad checkpoint"),
     "score": ("score_cmd", "score videos end to end (or one video's features) with a checkpoint or registered model: CSV + timeline PNG"),
+    "calibrate": ("calibrate_cmd", "an alarm threshold from normal videos' scores (EVT, percentile, fixed) with its false-alarm rate"),
     "watch": ("watch_cmd", "score a video or live stream as frames arrive (ring buffer, bounded memory); print alarms"),
     "sweep": ("sweep_cmd", "Ray Tune + Optuna + ASHA sweep of methods on a feature set, tracked in MLflow"),
     "retrain": ("retrain_cmd", "retrain each method's best sweep configuration over seeds; register the best as @champion"),
