@@ -46,7 +46,6 @@ from typing import NoReturn
 import numpy as np
 
 from wsvad.errors import AnnotationError
-from wsvad.protocol import frame_labels as _labels_from_intervals
 
 FORMATS = ("shanghaitech", "ucsd-ped", "avenue")
 UNKNOWN = -1
@@ -82,7 +81,11 @@ class OneClassVideo:
                 f"video {self.video_id!r}: frame count unknown, cannot build frame labels "
                 "(its frames or masks are not beside the annotation file)"
             )
-        return _labels_from_intervals(self.intervals, self.num_frames, "inclusive")
+        from wsvad.protocol import (
+            frame_labels,  # imports sklearn: keep this module light
+        )
+
+        return frame_labels(self.intervals, self.num_frames, "inclusive")
 
     def pixel_masks(self) -> np.ndarray:
         """Pixel ground truth, bool ``(T, H, W)``, read from disk now (not cached)."""
@@ -258,10 +261,16 @@ def _ucsd_frames(file: Path, lineno: int, text: str) -> np.ndarray:
             pairs.append(np.stack([frames, frames], axis=1))
     if not pairs:
         return np.zeros((0, 2), dtype=np.int64)
-    merged = np.concatenate(pairs).astype(np.int64)
-    # Overlapping or touching items become one interval, as the frame labels they mean.
-    labels = _labels_from_intervals(merged, int(merged[:, 1].max()) + 1, "inclusive")
-    return intervals_from_labels(labels)
+    return _merge(np.concatenate(pairs).astype(np.int64))
+
+
+def _merge(pairs: np.ndarray) -> np.ndarray:
+    """Overlapping or touching inclusive intervals joined, sorted: the frames they label."""
+    pairs = pairs[np.argsort(pairs[:, 0], kind="stable")]
+    reach = np.maximum.accumulate(pairs[:, 1])  # furthest end so far
+    opens = np.concatenate([[True], pairs[1:, 0] > reach[:-1] + 1])
+    first = np.flatnonzero(opens)
+    return np.stack([pairs[first, 0], np.maximum.reduceat(pairs[:, 1], first)], axis=1)
 
 
 def _ucsd_frame_count(folder: Path, video_id: str) -> tuple[int, Path | None]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.io
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -297,3 +299,25 @@ def test_intervals_round_trip_through_the_protocol_labels(labels: list[int]) -> 
     np.testing.assert_array_equal(frame_labels(intervals, len(labels), "inclusive"), labels)
     # Runs are maximal: the next run starts at least two frames after the previous ends.
     assert (intervals[1:, 0] > intervals[:-1, 1] + 1).all()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 30), st.integers(0, 6)), min_size=1, max_size=6))
+def test_ucsd_overlapping_ranges_merge_into_the_frames_they_label(tmp_path_factory, ranges) -> None:
+    items = ", ".join(f"{a}:{a + n}" for a, n in ranges)
+    path = write_ucsd(
+        tmp_path_factory.mktemp("ucsd"), f"TestVideoFile{{end+1}}.gt_frame = [{items}];\n"
+    )
+    intervals = parse_ucsd_ped(path)["Test001"].intervals
+    expected = np.zeros(40, dtype=np.uint8)
+    for a, n in ranges:
+        expected[a - 1 : a + n] = 1  # MATLAB a..a+n, 1-based
+    np.testing.assert_array_equal(frame_labels(intervals, 40, "inclusive"), expected)
+    np.testing.assert_array_equal(intervals, intervals_from_labels(expected))
+
+
+def test_importing_the_parsers_stays_light() -> None:
+    # The CLI lists FORMATS for --help; that must not pull in sklearn (via wsvad.protocol).
+    code = "import sys, wsvad.annotations_oneclass; print('sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
