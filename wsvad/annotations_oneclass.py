@@ -81,9 +81,8 @@ class OneClassVideo:
                 f"video {self.video_id!r}: frame count unknown, cannot build frame labels "
                 "(its frames or masks are not beside the annotation file)"
             )
-        from wsvad.protocol import (
-            frame_labels,  # imports sklearn: keep this module light
-        )
+        # Imported here: wsvad.protocol pulls in sklearn, and listing FORMATS must stay cheap.
+        from wsvad.protocol import frame_labels
 
         return frame_labels(self.intervals, self.num_frames, "inclusive")
 
