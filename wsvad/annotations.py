@@ -60,6 +60,10 @@ def video_id_from_name(name: str) -> str:
 
 def load_annotations(path: str | Path, fmt: str) -> dict[str, np.ndarray]:
     """Parse ``path`` in format ``fmt`` (one of :data:`FORMATS`)."""
+    from wsvad.annotations_oneclass import FORMATS as ONE_CLASS_FORMATS, load_oneclass_annotations
+
+    if fmt in ONE_CLASS_FORMATS:  # ShanghaiTech Campus, UCSD Ped, Avenue: frame masks → intervals
+        return load_oneclass_annotations(path, fmt)
     parsers: dict[str, Callable[[str | Path], dict[str, np.ndarray]]] = {
         "ucf-crime": parse_ucf_crime,
         "xd-violence": parse_xd_violence,
@@ -67,7 +71,7 @@ def load_annotations(path: str | Path, fmt: str) -> dict[str, np.ndarray]:
     }
     if fmt not in parsers:
         raise AnnotationError(
-            f"{path}: unknown annotation format {fmt!r}, expected one of {FORMATS}"
+            f"{path}: unknown annotation format {fmt!r}, expected one of {FORMATS + ONE_CLASS_FORMATS}"
         )
     return parsers[fmt](path)
 

@@ -83,7 +83,7 @@ def test_load_annotations_dispatches(tmp_path: Path) -> None:
     xd = write(tmp_path, XD_LINES, "xd.txt")
     assert len(load_annotations(xd, "xd-violence")) == 3
     with pytest.raises(AnnotationError, match="unknown annotation format"):
-        load_annotations(path, "shanghaitech")
+        load_annotations(path, "shanghai")
 
 
 def test_video_id_from_name() -> None:

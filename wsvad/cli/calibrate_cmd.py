@@ -35,7 +35,12 @@ def run(args) -> int:
         return np.repeat(np.concatenate(score_videos(model, fs, videos)), args.frames_per_snippet)
 
     scores = frame_scores(normal)
-    result = calibrate(scores, args.method, far=args.far, threshold=args.threshold, tail_quantile=args.tail_quantile)
+    try:
+        origin = None if args.evt_origin == "tail" else float(args.evt_origin)
+    except ValueError:
+        raise ConfigError(f"--evt-origin must be a number or 'tail', got {args.evt_origin!r}") from None
+    result = calibrate(scores, args.method, far=args.far, threshold=args.threshold, tail_quantile=args.tail_quantile,
+                       origin=origin)
     test_normal = fs.select("test", label=0)
     test_far = false_alarm_rate(frame_scores(test_normal), result.threshold) if test_normal.size else math.nan
     extra = dict(payload.get("extra", {}))

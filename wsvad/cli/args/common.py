@@ -2,6 +2,9 @@
 
 import argparse
 
+# Weakly-supervised formats, then the one-class family's (wsvad/annotations_oneclass.py).
+ANNOTATION_FORMATS = ("ucf-crime", "xd-violence", "csv", "shanghaitech", "ucsd-ped", "avenue")
+
 
 def positive_int(text: str) -> int:
     try:
@@ -21,10 +24,12 @@ def key_value(text: str) -> tuple[str, str]:
 
 
 def add_annotations(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--annotations", metavar="FILE", help="official annotation file giving test videos' frame ground truth")
-    p.add_argument("--annotation-format", choices=("ucf-crime", "xd-violence", "csv"),
+    p.add_argument("--annotations", metavar="FILE|DIR",
+                   help="official annotations giving test videos' frame ground truth (a folder for shanghaitech, avenue)")
+    p.add_argument("--annotation-format", choices=ANNOTATION_FORMATS,
                    help="ucf-crime: 'Name.mp4  Class  s1  e1  s2  e2' (-1 none); xd-violence: 'name s1 e1 [s2 e2 ...]'; "
-                        "csv: video_id,start_frame,end_frame")
+                        "csv: video_id,start_frame,end_frame; shanghaitech: test_frame_mask/*.npy; "
+                        "ucsd-ped: UCSDped2.m gt_frame ranges; avenue: testing_label_mask/*_label.mat")
 
 
 def add_protocol(p: argparse.ArgumentParser) -> None:

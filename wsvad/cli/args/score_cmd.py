@@ -1,6 +1,6 @@
 import argparse
 
-from wsvad.cli.args.common import positive_int
+from wsvad.cli.args.common import ANNOTATION_FORMATS, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser):
@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser):
                    help="alarm threshold drawn on the timeline and counted in scores.csv (default: the one stored "
                         "with the model, else 0.5)")
     p.add_argument("--annotations", metavar="FILE", help="frame ground truth to shade on the timelines (optional)")
-    p.add_argument("--annotation-format", choices=("ucf-crime", "xd-violence", "csv"), default="csv")
+    p.add_argument("--annotation-format", choices=ANNOTATION_FORMATS, default="csv")
     p.add_argument("--backbone", help="the extraction backbone spec, when its weights sit at another path here "
                                       "(their checksum must equal the training features')")
     p.add_argument("--decoder", choices=("decord", "pyav"), help="override the recorded decoder")
