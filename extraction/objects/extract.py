@@ -140,8 +140,7 @@ def _observation_batches(todo, info, spec, precision, workers, cpus_per_worker, 
                          local: bool):
     """Observation rows of the videos in ``todo``: from the Ray actor pool, or from this process."""
     if local:
-        actor = TrackObjects(dataclasses.asdict(info), spec, precision, threads=spec.threads,
-                             use_gpu=gpus_per_worker > 0)
+        actor = TrackObjects(dataclasses.asdict(info), spec, precision, threads=None, use_gpu=gpus_per_worker > 0)
         for entry in todo:
             yield from actor({"path": np.array([entry.path]), "key": np.array([entry.key])})
         return

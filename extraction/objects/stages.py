@@ -167,12 +167,14 @@ class TrackObjects:
     handles whole videos (``batch_size=1`` in the pipeline: one video per call).
     """
 
-    def __init__(self, info: dict, spec: TrackSpec, precision: str = "fp32", threads: int = 1, use_gpu: bool = False):
+    def __init__(self, info: dict, spec: TrackSpec, precision: str = "fp32", threads: int | None = 1,
+                 use_gpu: bool = False):
         import torch
 
         from extraction.objects.detector import DetectorInfo, build
 
-        torch.set_num_threads(max(1, int(threads)))
+        if threads is not None:              # an actor owns its process; a --local run leaves torch as it is
+            torch.set_num_threads(max(1, int(threads)))
         self.device = "cuda" if use_gpu and torch.cuda.is_available() else "cpu"
         self.info = DetectorInfo(**info)
         self.model = build(self.info).to(self.device)
