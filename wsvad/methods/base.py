@@ -87,6 +87,10 @@ class Method(nn.Module):
     search_space: ClassVar[dict] = {}
     # Official checkpoint keys this method's test path does not use (ignored by the converter).
     official_ignored_keys: ClassVar[tuple[str, ...]] = ()
+    # One-class methods learn from normal training videos only (windows of `segments` snippets,
+    # wsvad.train.bags.WindowSampler; batches with n_abnormal = 0) and select the model without
+    # anomaly labels (wsvad/train/trainer.py). False: weak supervision, normal + abnormal bags.
+    one_class: ClassVar[bool] = False
 
     def __init__(self, config, feature_dim: int, class_names: list[str] | None = None):
         super().__init__()

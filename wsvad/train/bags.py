@@ -114,3 +114,148 @@ class BagSampler:
     def load_state_dict(self, state: dict) -> None:
         self.generator.set_state(state["generator"])
         self._queues = {0: state["queue_normal"].numpy(), 1: state["queue_abnormal"].numpy()}
+
+
+# --- one-class methods: windows of normal videos ------------------------------------------------
+# A one-class method (Method.one_class) learns the normal videos only, from windows of W
+# consecutive snippets rather than whole videos pooled to bags: nothing is pooled or copied up
+# front; a step gathers its windows' rows straight from the feature set's contiguous array.
+
+
+@dataclass
+class Windows:
+    """The stride-1 windows of W snippets of some videos of a feature set (a video shorter than W
+    gives one window, padded by repeating its last snippet)."""
+
+    fs: FeatureSet
+    videos: np.ndarray       # (V,) indices into the feature set
+    window: int              # W
+    first: np.ndarray        # (V+1,) global index of each video's first window; first[-1] = total
+    labels: np.ndarray       # (V,) of the videos (all 0 for one-class training)
+
+    @property
+    def total(self) -> int:
+        return int(self.first[-1])
+
+
+def build_windows(fs: FeatureSet, videos: np.ndarray, window: int, same_crops: bool = False) -> Windows:
+    """`same_crops`: windows will carry every crop (train_crops='all'), so the videos must agree on it."""
+    videos = np.asarray(videos, np.int64)
+    if same_crops and np.unique(fs.num_crops[videos]).size > 1:
+        raise ValueError("training videos have different crop counts; windows of all crops need one crop count")
+    t = fs.num_snippets[videos]
+    counts = np.maximum(t - window + 1, 1)
+    first = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return Windows(fs, videos, int(window), first, fs.labels[videos])
+
+
+def gather_windows(w: Windows, video_pos: np.ndarray, starts: np.ndarray, crops: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Features (B, C', W, D) and valid lengths (B,) of windows (video_pos[i] into w.videos, start).
+
+    `crops` (B,) picks one crop per window (C' = 1); None takes every crop (C' = C, which must
+    agree across the chosen videos).
+    """
+    fs, win = w.fs, w.window
+    v = w.videos[video_pos]                                       # (B,) feature-set indices
+    t = fs.num_snippets[v]                                        # (B,)
+    pos = np.minimum(starts[:, None] + np.arange(win)[None], t[:, None] - 1)    # (B, W): pad by repeating
+    lengths = np.minimum(t - starts, win)
+    if crops is None:
+        c = fs.num_crops[v]
+        if np.unique(c).size > 1:
+            raise ValueError("windows of videos with different crop counts cannot share a batch")
+        crop_rows = np.arange(int(c[0]))[None, :, None] * t[:, None, None]        # (B, C, 1)
+    else:
+        crop_rows = (crops * t)[:, None, None]                                   # (B, 1, 1)
+    rows = fs.offsets[v][:, None, None] + crop_rows + pos[:, None, :]            # (B, C', W)
+    return fs.features[rows], lengths
+
+
+def tile_windows(w: Windows) -> tuple[np.ndarray, np.ndarray]:
+    """Non-overlapping windows that cover every snippet of every video once (the last window of a
+    video ends at its last snippet): (video_pos, starts), for a deterministic validation pass."""
+    pos, starts = [], []
+    for i, t in enumerate(w.fs.num_snippets[w.videos]):
+        s = np.arange(0, max(int(t) - w.window, 0) + 1, w.window)
+        if s[-1] + w.window < t:
+            s = np.append(s, int(t) - w.window)
+        pos.append(np.full(s.size, i))
+        starts.append(s)
+    return np.concatenate(pos).astype(np.int64), np.concatenate(starts).astype(np.int64)
+
+
+class WindowSampler:
+    """Epochs of shuffled windows of the normal training videos, `batch_size` per step (drop_last).
+
+    An epoch is every stride-1 window once, in a fresh random order (a DataLoader over all
+    windows with shuffle=True, drop_last=True). Batches hold normal windows only: n_normal =
+    batch_size, n_abnormal = 0. The state is the generator plus where the epoch's permutation
+    was drawn from, so a resumed run redraws the same order instead of storing it.
+    """
+
+    def __init__(self, windows: Windows, batch_size: int, train_crops: str, generator: torch.Generator,
+                 shuffle: bool = True):
+        self.windows = windows
+        self.batch_size = batch_size
+        self.train_crops = train_crops
+        self.generator = generator
+        self.shuffle = shuffle
+        self._perm_state: torch.Tensor | None = None   # generator state the current permutation was drawn from
+        self._order = np.zeros(0, np.int64)
+        self._cursor = 0
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, self.windows.total // self.batch_size)
+
+    def _new_epoch(self) -> None:
+        self._perm_state = self.generator.get_state()
+        n = self.windows.total
+        self._order = torch.randperm(n, generator=self.generator).numpy() if self.shuffle else np.arange(n)
+        self._cursor = 0
+
+    def next_batch(self) -> Batch:
+        if self._order.size - self._cursor < min(self.batch_size, self.windows.total):
+            self._new_epoch()
+        take = self._order[self._cursor: self._cursor + self.batch_size]
+        if take.size < self.batch_size:  # fewer windows than a batch: repeat the order to fill it
+            take = np.resize(self._order, self.batch_size)
+        self._cursor += self.batch_size
+        w = self.windows
+        video_pos = np.searchsorted(w.first, take, side="right") - 1
+        starts = take - w.first[video_pos]
+        crops = None
+        if self.train_crops in ("random", "each"):  # each: every crop is as likely, one per window
+            n_crops = w.fs.num_crops[w.videos[video_pos]]
+            crops = (torch.rand(take.size, generator=self.generator).numpy() * n_crops).astype(np.int64)
+        feats, lengths = gather_windows(w, video_pos, starts, crops)
+        return one_class_batch(w, feats, lengths, video_pos)
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state(),
+                "perm_state": self._perm_state if self._perm_state is not None else torch.zeros(0, dtype=torch.uint8),
+                "cursor": int(self._cursor)}
+
+    def load_state_dict(self, state: dict) -> None:
+        perm_state = state["perm_state"]
+        if perm_state.numel():
+            self.generator.set_state(perm_state)
+            self._new_epoch()
+        else:
+            self._order = np.zeros(0, np.int64)
+        self._cursor = int(state["cursor"])
+        self.generator.set_state(state["generator"])
+
+
+def one_class_batch(w: Windows, feats: np.ndarray, lengths: np.ndarray, video_pos: np.ndarray) -> Batch:
+    b = feats.shape[0]
+    v = w.videos[video_pos]
+    return Batch(
+        features=torch.from_numpy(np.ascontiguousarray(feats)).float(),
+        labels=torch.zeros(b),
+        n_normal=b,
+        n_abnormal=0,
+        class_ids=torch.zeros(b, dtype=torch.long),
+        synthetic=torch.from_numpy(w.fs.sources[v] == "synthetic"),
+        lengths=torch.from_numpy(lengths.astype(np.int64)),
+    )

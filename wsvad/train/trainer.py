@@ -10,6 +10,14 @@ Model selection (`select_on`):
 - "test": the best evaluation on the test set itself — what the official repos do; recorded as
   `selected_on: test` so a table can mark it.
 - "last": the final step.
+
+One-class methods (`Method.one_class`, e.g. temporal_mae) train on the normal training videos
+only, as windows of `segments` snippets (bags.WindowSampler), and need no anomalous training
+video. Their validation split is carved from the normal training videos (the same normal videos
+the weakly-supervised carve picks for that split seed), so it holds no anomaly label: the model is
+selected on the validation loss (`neg_loss` = −mean loss on fixed windows tiling the validation
+videos, with fixed masks and noise; higher is better). A feature set whose own `val` split has
+anomalous videos with frame ground truth selects on frame `auc` instead (`video_auc` without it).
 """
 
 from __future__ import annotations
@@ -28,7 +36,15 @@ from wsvad.errors import ConfigError, WsvadError
 from wsvad.features import FeatureSet
 from wsvad.methods import get_method, make_config
 from wsvad.protocol import Evaluation, Protocol
-from wsvad.train.bags import BagSampler, build_bags
+from wsvad.train.bags import (
+    BagSampler,
+    WindowSampler,
+    build_bags,
+    build_windows,
+    gather_windows,
+    one_class_batch,
+    tile_windows,
+)
 from wsvad.train.scoring import evaluate_videos, has_frame_truth
 from wsvad.train.seeding import seed_everything
 from wsvad.train.splits import carve_validation
@@ -85,26 +101,40 @@ class Trainer:
         self.config = make_config(self.method_cls, overrides)
         self.generator = seed_everything(opts.seed)
 
-        self.train_idx, self.val_idx = carve_validation(fs, opts.val_fraction if opts.select_on == "val" else 0.0,
-                                                        opts.split_seed)
+        self.one_class = bool(self.method_cls.one_class)
+        carve = carve_one_class_validation if self.one_class else carve_validation
+        self.train_idx, self.val_idx = carve(fs, opts.val_fraction if opts.select_on == "val" else 0.0, opts.split_seed)
         self.test_idx = fs.select("test")
         if opts.select_on == "val" and self.val_idx.size == 0:
             raise ConfigError("--select-on val needs validation videos: set --val-fraction > 0 or add a val split")
         if self.test_idx.size == 0:
             raise ConfigError(f"the feature set has no test videos to evaluate on")
-        for label, what in ((0, "normal"), (1, "anomalous")):
-            if not (fs.labels[self.train_idx] == label).any():
-                raise ConfigError(f"the feature set has no {what} training videos (weak supervision needs both)")
+        if self.one_class:
+            if self.train_idx.size == 0:
+                raise ConfigError(f"the feature set has no normal training videos (one-class {method} learns from them)")
+        else:
+            for label, what in ((0, "normal"), (1, "anomalous")):
+                if not (fs.labels[self.train_idx] == label).any():
+                    raise ConfigError(f"the feature set has no {what} training videos (weak supervision needs both)")
 
         anomaly_classes = sorted({str(c) for c in fs.class_names[fs.labels == 1]} - {"Normal"})
         self.class_names = ["Normal", *anomaly_classes]
         spec = self.method_cls.inputs
-        self.bags = build_bags(fs, self.train_idx, self.config.segments, spec,
-                               {c: i for i, c in enumerate(self.class_names)})
+        if self.one_class:
+            # `bags` are then the stride-1 windows of the normal training videos (what prepare_training gets)
+            self.bags = build_windows(fs, self.train_idx, self.config.segments, same_crops=spec.train_crops == "all")
+            self.batch_size = self.config.batch_size
+            self.sampler = WindowSampler(self.bags, self.batch_size, spec.train_crops, self.generator,
+                                         shuffle=spec.shuffle)
+            normal_val = self.val_idx[fs.labels[self.val_idx] == 0]
+            self.val_windows = build_windows(fs, normal_val, self.config.segments, same_crops=spec.train_crops == "all")
+        else:
+            self.bags = build_bags(fs, self.train_idx, self.config.segments, spec,
+                                   {c: i for i, c in enumerate(self.class_names)})
 
-        per_side = min(int((self.bags.labels == 0).sum()), int((self.bags.labels == 1).sum()))
-        self.batch_size = min(self.config.batch_size, per_side)
-        self.sampler = BagSampler(self.bags, self.batch_size, spec.train_crops, self.generator, shuffle=spec.shuffle)
+            per_side = min(int((self.bags.labels == 0).sum()), int((self.bags.labels == 1).sum()))
+            self.batch_size = min(self.config.batch_size, per_side)
+            self.sampler = BagSampler(self.bags, self.batch_size, spec.train_crops, self.generator, shuffle=spec.shuffle)
 
         self.model = self.method_cls(self.config, fs.dim, class_names=self.class_names).to(opts.device)
         self.model.prepare_training(self.bags)
@@ -140,6 +170,8 @@ class Trainer:
         return cfg.max_steps
 
     def _default_select_metric(self) -> str:
+        if self.one_class and self.options.select_on == "val" and not (self.fs.labels[self.val_idx] == 1).any():
+            return "neg_loss"  # normal videos only: no AUC is defined, the loss is
         if self.options.select_on == "val" and not has_frame_truth(self.fs, self.val_idx):
             return "video_auc"
         return "auc"
@@ -181,7 +213,42 @@ class Trainer:
         if self.options.select_on == "val":
             val, _ = evaluate_videos(self.model, self.fs, self.val_idx, self.options.protocol, self.options.device)
             metrics.update({f"val/{k}": v for k, v in val.items()})
+            if self.one_class and self.val_windows.total:
+                metrics.update({f"val/{k}": v for k, v in self.validation_loss().items()})
         return metrics, test_eval
+
+    @torch.no_grad()
+    def validation_loss(self) -> dict[str, float]:
+        """One-class: the method's loss (and its parts) on the normal validation videos, as windows
+        that tile each video once, under fixed randomness (the same masks at every evaluation),
+        averaged over windows; `neg_loss` is its negative (selection maximises)."""
+        w, spec = self.val_windows, self.method_cls.inputs
+        pos, starts = tile_windows(w)
+        crops = None
+        if spec.train_crops != "all":  # every crop of every tile is its own window
+            n_crops = self.fs.num_crops[w.videos[pos]]
+            crops = np.concatenate([np.arange(c) for c in n_crops]).astype(np.int64)
+            pos, starts = np.repeat(pos, n_crops), np.repeat(starts, n_crops)
+        was_training = self.model.training
+        self.model.eval()
+        device = torch.device(self.options.device)
+        sums: dict[str, float] = {}
+        cuda = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(self.options.split_seed)
+            for i in range(0, pos.size, self.batch_size):
+                part = slice(i, i + self.batch_size)
+                feats, lengths = gather_windows(w, pos[part], starts[part], None if crops is None else crops[part])
+                batch = one_class_batch(w, feats, lengths, pos[part])
+                batch.features, batch.labels = batch.features.to(device), batch.labels.to(device)
+                total, parts = self.model.loss(self.model(batch.features), batch)
+                n = feats.shape[0]
+                for k, v in {"loss": total, **{f"loss/{k}": v for k, v in parts.items()}}.items():
+                    sums[k] = sums.get(k, 0.0) + float(v) * n
+        self.model.train(was_training)
+        out = {k: v / pos.size for k, v in sums.items()}
+        out.update({f"neg_{k}": -v for k, v in list(out.items())})  # neg_loss, neg_loss/<part>
+        return out
 
     def _select(self, metrics: dict, evaluation: Evaluation | None) -> None:
         on = self.options.select_on
@@ -280,6 +347,32 @@ class Trainer:
 
     def config_dict(self) -> dict:
         return dataclasses.asdict(self.config)
+
+
+def carve_one_class_validation(fs: FeatureSet, fraction: float, split_seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(normal training indices, validation indices) for a one-class method.
+
+    The set's own `val` split is used as-is. Otherwise `fraction` of the *normal* training videos
+    is held out, drawn exactly as splits.carve_validation draws its normal share for the same split
+    seed, so one-class and weakly-supervised runs on one set hold out the same normal videos.
+    Anomalous training videos are never used.
+    """
+    train = fs.select("train")
+    normal = train[fs.labels[train] == 0]
+    own_val = fs.select("val")
+    if own_val.size:
+        return normal, own_val
+    if fraction <= 0:
+        return normal, np.zeros(0, np.int64)
+    if not 0 < fraction < 1:
+        raise ConfigError(f"--val-fraction must be in [0, 1), got {fraction}")
+    if normal.size < 2:
+        raise ConfigError(f"cannot carve a validation split: only {normal.size} normal training video(s); "
+                          "use --select-on test or last, or --val-fraction 0")
+    rng = np.random.default_rng(split_seed)
+    n = min(max(1, int(round(fraction * normal.size))), normal.size - 1)
+    val = np.sort(rng.choice(normal, size=n, replace=False))
+    return np.setdiff1d(normal, val), val
 
 
 def train(fs: FeatureSet, method: str, overrides: dict | None = None, options: TrainOptions | None = None,
