@@ -142,6 +142,7 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--workers", type=int, default=1, help="mlflow server --workers")
     p.add_argument("--report", help="also write the markdown section here")
+    p.add_argument("--json", help="also write the figures as JSON here")
     args = p.parse_args()
 
     from mlflow.tracking import MlflowClient
@@ -179,7 +180,10 @@ def main() -> None:
     print("\n" + text)
     if args.report:
         Path(args.report).write_text(text + "\n")
-    print(json.dumps({"rows": [{"writer": w, **r} for w, r in rows]}))
+    figures = {"rows": [{"writer": w, **r} for w, r in rows], "workers": args.workers}
+    print(json.dumps(figures))
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

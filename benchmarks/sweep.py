@@ -1,85 +1,321 @@
-"""Sweep throughput: the Ray Tune platform against a plain loop running the same trials.
+"""Sweep throughput: the Ray Tune platform against plain loops running the very same trials.
 
-Runs N trials of one method through `sweeps.driver.run_sweep` (local Ray, `--max-concurrent`
-slots, no early stopping so every trial does the same work), then the very same configurations
-one after another in a plain Python loop with the same torch threads per trial. Prints:
+N trials of one method (default 16 of MIL at its official batch size on a 1024-d toy feature set of
+~300 MB), each calibrated to at least `--trial-seconds` of compute on one thread, run through
+`sweeps.driver.run_sweep` (local Ray, `--slots` trials at once with 1 CPU each, random search, no
+early stopping so every trial does the same work, MLflow in a local SQLite file). Then the same
+configurations (read back from MLflow) run without Ray, Tune or MLflow:
 
-- slot efficiency = Σ trial compute time / (wall time × slots)   (1.0 = no platform overhead)
-- per-trial overhead = (wall × slots − Σ compute) / trials
-- trials/hour of the sweep vs the plain loop, as a ratio (measured in one run)
+- `sequential, 1 thread`: one after another, 1 torch thread each (the sweep's threads per trial);
+- `sequential, S threads`: one after another, `--slots` torch threads each (the sweep's total threads);
+- `S loops side by side`: `--slots` plain loops in parallel processes, 1 thread each, the trials
+  split between them (the sweep's slots and threads exactly: the difference is the platform).
 
-    python benchmarks/sweep.py [--method mil] [--trials 8] [--max-steps 300] [--slots 2]
+Printed: trials/hour of the sweep over each loop's (a ratio measured in one run), slot efficiency
+= Σ trial compute / (wall × slots), per-trial overhead = (wall × slots − Σ compute) / trials and
+where it goes (in-trial set-up and checkpointed reports vs. between trials), and memory: the peak
+RSS and USS (private memory) of the driver and of every Ray process, and the object store's use,
+sampled during the sweep — the feature set is `ray.put` once and mapped by every trial.
+
+    python benchmarks/sweep.py [--method mil] [--trials 16] [--trial-seconds 20] [--slots 2]
+                               [--loops seq1,seqS,side] [--report FILE.md] [--json FILE.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
+import json
+import math
 import os
+import re
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+MIB = 2**20
+
+
+# --- the plain loop (also run as a child process: --_loop) -----------------------------------------
+
+def plain_loop(features: str, method: str, configs: list[dict], fixed: dict, threads: int, max_steps: int,
+               evals: int) -> dict:
+    """The same trials as the sweep's trainable, minus Ray, Tune, checkpoints and MLflow."""
+    import torch
+
+    from wsvad.features import load_feature_set
+    from wsvad.train import TrainOptions, Trainer
+
+    torch.set_num_threads(threads)
+    started = time.perf_counter()
+    fs = load_feature_set(features)
+    load_s = time.perf_counter() - started
+    setup, fit = [], []
+    for config in configs:
+        t0 = time.perf_counter()
+        trainer = Trainer(fs, method, {**fixed, **config}, TrainOptions(seed=0, max_steps=max_steps, select_on="val"))
+        trainer.eval_every = max(1, -(-trainer.total_steps // evals))     # as sweeps/trainable.py
+        t1 = time.perf_counter()
+        trainer.fit()
+        setup.append(t1 - t0)
+        fit.append(time.perf_counter() - t1)
+    return {"wall_s": time.perf_counter() - started, "load_s": load_s, "setup_s": setup, "fit_s": fit}
+
+
+def side_by_side(features: str, method: str, configs: list[dict], fixed: dict, slots: int, max_steps: int,
+                 evals: int, tmp: Path) -> dict:
+    """`slots` plain loops in parallel processes, 1 thread each; wall from launch to the last exit."""
+    procs = []
+    started = time.perf_counter()
+    for i in range(slots):
+        spec = tmp / f"loop{i}.json"
+        spec.write_text(json.dumps({"features": features, "method": method, "configs": configs[i::slots],
+                                    "fixed": fixed, "max_steps": max_steps, "evals": evals}))
+        procs.append(subprocess.Popen([sys.executable, __file__, "--_loop", str(spec)], stdout=subprocess.PIPE,
+                                      text=True))
+    outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    wall = time.perf_counter() - started
+    if any(p.returncode for p in procs):
+        raise SystemExit("a side-by-side loop failed")
+    return {"wall_s": wall, "setup_s": [s for o in outs for s in o["setup_s"]],
+            "fit_s": [s for o in outs for s in o["fit_s"]]}
+
+
+# --- calibration ------------------------------------------------------------------------------------
+
+def calibrate(fs, method: str, fixed: dict, target: float, evals: int, probe_steps: int = 12) -> tuple[int, float]:
+    """Steps so that a trial's compute (steps + `evals` evaluations, 1 thread) is at least `target` s."""
+    import torch
+
+    from wsvad.train import TrainOptions, Trainer
+
+    torch.set_num_threads(1)
+    trainer = Trainer(fs, method, fixed, TrainOptions(seed=0, max_steps=10**6, select_on="val"))
+    trainer.train_step()
+    t0 = time.perf_counter()
+    for _ in range(probe_steps):
+        trainer.train_step()
+    per_step = (time.perf_counter() - t0) / probe_steps
+    t0 = time.perf_counter()
+    trainer.evaluate()
+    per_eval = time.perf_counter() - t0
+    steps = math.ceil(max(target - evals * per_eval, per_step) / per_step * 1.2)   # margin: the box is shared
+    return steps, per_step
+
+
+# --- memory during the sweep -------------------------------------------------------------------------
+
+class MemorySampler(threading.Thread):
+    """Peak RSS / USS of this driver and of every process it started (Ray's), and the object store."""
+
+    def __init__(self, gcs_address: str, every: float = 1.0):
+        super().__init__(daemon=True)
+        import psutil
+
+        self.psutil, self.gcs, self.every = psutil, gcs_address, every
+        self.me = psutil.Process()
+        self.peaks: dict[int, dict] = {}
+        self.store_mib = 0.0
+        self.stop = threading.Event()
+
+    def sample(self) -> None:
+        from ray._private.internal_api import memory_summary
+
+        for p in [self.me, *self.me.children(recursive=True)]:
+            try:
+                info = p.memory_full_info()
+                title = " ".join(p.cmdline())[:80] or p.name()
+            except (self.psutil.Error, OSError):
+                continue
+            peak = self.peaks.setdefault(p.pid, {"title": title, "rss": 0, "uss": 0})
+            if title.startswith("ray::"):
+                peak["title"] = title if "IDLE" not in title else peak["title"]
+            peak["rss"], peak["uss"] = max(peak["rss"], info.rss), max(peak["uss"], info.uss)
+        try:
+            text = memory_summary(address=self.gcs, stats_only=True)
+            m = re.search(r"Plasma memory usage (\d+) MiB", text)
+            if m:
+                self.store_mib = max(self.store_mib, float(m.group(1)))
+        except Exception:
+            pass
+
+    def run(self) -> None:
+        while not self.stop.wait(self.every):
+            self.sample()
+
+    def summary(self) -> dict:
+        driver = self.peaks.get(self.me.pid, {"rss": 0, "uss": 0})
+        workers = [v for pid, v in self.peaks.items() if pid != self.me.pid and v["title"].startswith("ray::")
+                   and v["uss"] > 100 * MIB]
+        others = [v for pid, v in self.peaks.items() if pid != self.me.pid and v not in workers]
+        return {"driver_rss_mib": driver["rss"] / MIB, "driver_uss_mib": driver["uss"] / MIB,
+                "workers": [{"title": w["title"], "rss_mib": w["rss"] / MIB, "uss_mib": w["uss"] / MIB}
+                            for w in sorted(workers, key=lambda w: -w["rss"])],
+                "ray_system_rss_mib": sum(o["rss"] for o in others) / MIB, "object_store_mib": self.store_mib}
+
+
+# --- Tune's own record of each trial -----------------------------------------------------------------
+
+def tune_results(storage: Path) -> list[dict]:
+    """Per trial: reports, Tune's time_total_s and the trainer's train_seconds at its last report."""
+    out = []
+    for path in glob.glob(str(storage / "**" / "result.json"), recursive=True):
+        lines = [json.loads(x) for x in Path(path).read_text().splitlines() if x.strip()]
+        if lines:
+            last = lines[-1]
+            out.append({"reports": len(lines), "time_total_s": last["time_total_s"],
+                        "train_seconds": last["train_seconds"]})
+    return out
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--method", default="mil")
-    p.add_argument("--trials", type=int, default=8)
-    p.add_argument("--max-steps", type=int, default=300)
+    p.add_argument("--trials", type=int, default=16)
+    p.add_argument("--trial-seconds", type=float, default=20.0, help="compute per trial, at least (1 thread)")
     p.add_argument("--slots", type=int, default=2)
-    p.add_argument("--videos", type=int, default=128)
+    p.add_argument("--evals", type=int, default=5, help="evaluations (= checkpointed reports) per trial")
+    p.add_argument("--videos", type=int, default=384)
+    p.add_argument("--dim", type=int, default=1024)
+    p.add_argument("--snippets", type=int, default=200)
+    p.add_argument("--loops", default="side,seq1,seqS", help="which plain loops to run: side, seq1, seqS")
+    p.add_argument("--report")
+    p.add_argument("--json")
+    p.add_argument("--_loop", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args._loop:
+        spec = json.loads(Path(args._loop).read_text())
+        print(json.dumps(plain_loop(spec["features"], spec["method"], spec["configs"], spec["fixed"], 1,
+                                    spec["max_steps"], spec["evals"])))
+        return
 
-    import torch
+    import ray
     from mlflow.tracking import MlflowClient
 
     from sweeps.driver import run_sweep
     from sweeps.options import SweepOptions
     from wsvad.features import load_feature_set
     from wsvad.toy import make_toy_feature_set
-    from wsvad.train import TrainOptions, Trainer
 
+    fixed: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        make_toy_feature_set(tmp / "features", videos=args.videos, dim=64, snippets=48, seed=0)
+        make_toy_feature_set(tmp / "features", videos=args.videos, dim=args.dim, snippets=args.snippets, seed=0)
+        fs = load_feature_set(tmp / "features")
+        feature_mib = fs.features.nbytes / MIB
+        steps, per_step = calibrate(fs, args.method, fixed, args.trial_seconds, args.evals)
+        del fs
+        print(f"{args.trials} trials of {args.method}: {steps} steps each ({1e3 * per_step:.0f} ms/step on 1 thread), "
+              f"{args.evals} evaluations; feature set {feature_mib:.0f} MiB; {args.slots} slots x 1 CPU; "
+              f"load average {os.getloadavg()[0]:.1f}", flush=True)
+
         uri = f"sqlite:///{tmp / 'mlflow.db'}"
         opts = SweepOptions(features=str(tmp / "features"), methods=[args.method], trials=args.trials, name="bench",
                             max_concurrent=args.slots, cpus_per_trial=1, gpus_per_trial="0", search="random",
-                            scheduler="none", max_steps=args.max_steps, evals_per_trial=5, storage=str(tmp / "runs"),
-                            tracking_uri=uri, num_cpus=args.slots, overrides={"batch_size": "8"})
+                            scheduler="none", max_steps=steps, evals_per_trial=args.evals, storage=str(tmp / "runs"),
+                            tracking_uri=uri, num_cpus=args.slots, overrides=fixed)
         started = time.perf_counter()
-        run_sweep(opts)
-        sweep_wall = time.perf_counter() - started
+        ctx = ray.init(address="local", num_cpus=args.slots, include_dashboard=False, log_to_driver=False,
+                       logging_level="ERROR")
+        ray_start = time.perf_counter() - started
+        sampler = MemorySampler(ctx.address_info["gcs_address"])
+        sampler.start()
+        started = time.perf_counter()
+        try:
+            run_sweep(opts)
+        finally:
+            sweep_wall = time.perf_counter() - started
+            sampler.stop.set()
+            sampler.join()
+            memory = sampler.summary()
+            ray.shutdown()
+        print(f"  sweep: {sweep_wall:.1f} s (+ {ray_start:.1f} s ray.init)", flush=True)
 
         client = MlflowClient(uri)
         runs = [r for r in client.search_runs([e.experiment_id for e in client.search_experiments()])
                 if r.data.tags.get("wsvad.kind") == "trial"]
-        compute = sum(r.data.metrics["train_seconds"] for r in runs)
         configs = [{k.removeprefix("config."): v for k, v in r.data.params.items() if k.startswith("config.")}
                    for r in runs]
+        compute = [r.data.metrics["train_seconds"] for r in runs]
+        tune = tune_results(tmp / "runs")
+        loops = {}
+        for name in [x.strip() for x in args.loops.split(",") if x.strip()]:
+            if name == "side":
+                r = side_by_side(opts.features, args.method, configs, fixed, args.slots, steps, args.evals, tmp)
+                label = f"{args.slots} plain loops side by side, 1 thread each"
+            else:
+                threads = 1 if name == "seq1" else args.slots
+                import torch
 
-        # The plain loop: same configurations, same threads per trial, one after another.
-        fs = load_feature_set(tmp / "features")
-        torch.set_num_threads(1)
-        started = time.perf_counter()
-        for config in configs:
-            trainer = Trainer(fs, args.method, {"batch_size": "8", **config},
-                              TrainOptions(max_steps=args.max_steps, select_on="val"))
-            trainer.eval_every = max(1, args.max_steps // 5)
-            trainer.fit()
-        loop_wall = time.perf_counter() - started
+                torch.set_num_threads(threads)
+                r = plain_loop(opts.features, args.method, configs, fixed, threads, steps, args.evals)
+                label = f"sequential loop, {threads} thread{'s' if threads > 1 else ''} per trial"
+            loops[name] = {**r, "label": label}
+            print(f"  {label}: {r['wall_s']:.1f} s", flush=True)
 
-    n = len(runs)
-    efficiency = compute / (sweep_wall * args.slots)
-    overhead = (sweep_wall * args.slots - compute) / n
-    print(f"{n} trials of {args.method}, {args.max_steps} steps each, {args.slots} slots on {os.cpu_count()} CPUs")
-    print(f"  sweep wall {sweep_wall:.1f} s (Ray start-up included), summed trial compute {compute:.1f} s")
-    print(f"  slot efficiency          {efficiency:.2f}")
-    print(f"  per-trial overhead       {overhead:.2f} s")
-    print(f"  plain sequential loop    {loop_wall:.1f} s")
-    print(f"  trials/hour, sweep/loop  {loop_wall / sweep_wall:.2f}x")
+    n, slots = len(runs), args.slots
+    total = sweep_wall + ray_start
+    efficiency = sum(compute) / (total * slots)
+    overhead = (total * slots - sum(compute)) / n
+    in_trial = [t["time_total_s"] - t["train_seconds"] for t in tune]           # set-up + reports, inside a trial
+    setup = loops.get("seq1", loops.get("side", {"setup_s": [0.0]}))["setup_s"]
+    figures = {
+        "method": args.method, "trials": n, "slots": slots, "steps": steps, "evals": args.evals,
+        "feature_set_mib": feature_mib, "sweep_wall_s": sweep_wall, "ray_start_s": ray_start,
+        "sum_compute_s": sum(compute), "mean_trial_compute_s": sum(compute) / n, "min_trial_compute_s": min(compute),
+        "slot_efficiency": efficiency, "overhead_per_trial_s": overhead,
+        "in_trial_overhead_s": sum(in_trial) / max(len(in_trial), 1),
+        "trainer_setup_s": sum(setup) / len(setup),
+        "between_trials_s": (total * slots - sum(t["time_total_s"] for t in tune)) / n,
+        "loops": {k: {"label": v["label"], "wall_s": v["wall_s"], "ratio": v["wall_s"] / total} for k, v in loops.items()},
+        "memory": memory, "load_end": os.getloadavg()[0],
+    }
+    figures["ratio_same_threads"] = figures["loops"].get("side", figures["loops"].get("seq1", {"ratio": float("nan")}))["ratio"]
+    figures["loop_threads"] = 1
+    figures["ratio_all_threads"] = figures["loops"].get("seqS", {"ratio": float("nan")})["ratio"]
+    worker_uss = max((w["uss_mib"] for w in memory["workers"]), default=0.0)
+    figures["feature_set_once"] = bool(memory["workers"]) and worker_uss < feature_mib
+    text = markdown(figures)
+    print("\n" + text)
+    if args.report:
+        Path(args.report).write_text(text + "\n")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1))
+
+
+def markdown(f: dict) -> str:
+    m = f["memory"]
+    total = f["sweep_wall_s"] + f["ray_start_s"]
+    out = [f"{f['trials']} trials of `{f['method']}` (official batch size, {f['steps']} steps and {f['evals']} "
+           f"checkpointed evaluations each: {f['mean_trial_compute_s']:.1f} s of compute per trial on average, "
+           f"{f['min_trial_compute_s']:.1f} s the shortest) on a {f['feature_set_mib']:.0f} MiB toy feature set; "
+           f"the sweep: {f['slots']} slots × 1 CPU, random search, no early stopping, MLflow in a local SQLite file.",
+           "", "| run | wall | trials/hour | sweep ÷ it |", "|---|---|---|---|",
+           f"| Ray Tune sweep (`run_sweep`, ray.init {f['ray_start_s']:.1f} s included) | {total:.1f} s | "
+           f"{3600 * f['trials'] / total:.0f} | — |"]
+    for v in f["loops"].values():
+        out.append(f"| {v['label']} | {v['wall_s']:.1f} s | {3600 * f['trials'] / v['wall_s']:.0f} | "
+                   f"**{v['ratio']:.2f}×** |")
+    out += ["", f"- Slot efficiency Σ compute / (wall × slots): **{f['slot_efficiency']:.2f}**; per-trial overhead "
+            f"(wall × slots − Σ compute) / trials: **{f['overhead_per_trial_s']:.1f} s**, of which "
+            f"{f['in_trial_overhead_s']:.1f} s inside the trial (trainer set-up — {f['trainer_setup_s']:.1f} s in the plain "
+            f"loop too — plus {f['evals']} checkpointed reports) and {f['between_trials_s']:.1f} s between trials "
+            f"(Ray start-up, scheduling, the driver's MLflow writes and experiment snapshots, the last trial's idle slot).",
+            f"- Memory, peaks sampled every second during the sweep: driver RSS {m['driver_rss_mib']:.0f} MiB "
+            f"(USS {m['driver_uss_mib']:.0f}); object store {m['object_store_mib']:.0f} MiB for a "
+            f"{f['feature_set_mib']:.0f} MiB feature set; trial workers: "
+            + "; ".join(f"RSS {w['rss_mib']:.0f} / USS {w['uss_mib']:.0f} MiB" for w in m["workers"])
+            + f"; other Ray processes {m['ray_system_rss_mib']:.0f} MiB RSS in all. A worker's USS (its private "
+            f"memory: torch, the model, its pooled bags) stays below the feature set's size while its RSS includes "
+            f"the object-store pages it maps: the set is in shared memory once, not copied per trial. The driver "
+            f"also keeps the copy it loaded before `ray.put` (its USS)."]
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
