@@ -86,8 +86,7 @@ class DetectorInfo:
 
 def split_spec(spec: str) -> tuple[str, str | None]:
     """``[objects:]<detector>[:<weights>]`` -> (detector, weights or None)."""
-    text = str(spec).strip()
-    text = text[len("objects:"):] if text.startswith("objects:") else text
+    text = str(spec).strip().removeprefix("objects:")
     name, sep, weights = text.partition(":")
     if name not in DETECTORS:
         raise ExtractionError(f"unknown detector {name!r} in {spec!r}: expected one of {', '.join(DETECTORS)} "
@@ -107,7 +106,7 @@ def describe(spec: str, pooling: str = "gap", input_size: int | None = None, min
     if not 0 <= min_score < 1:
         raise ExtractionError(f"--min-score must be in [0, 1), got {min_score}")
     common = dict(detector=name, pooling=pooling, dim=pooled_dim(pooling, FPN_CHANNELS), input_size=size,
-                  max_size=int(round(size * default_max / default_min)), min_score=float(min_score))
+                  max_size=round(size * default_max / default_min), min_score=float(min_score))
     untrained = f"seeded random init (torch.manual_seed({INIT_SEED})): untrained, meaningful only once trained"
     if weights is None:
         raise WeightsUnavailable(

@@ -29,7 +29,12 @@ from extraction.decoders import DECODERS
 from extraction.errors import ExtractionError
 from extraction.extract import _exclusive, _ground_truth, _reject_reason
 from extraction.objects import detector as detectors
-from extraction.objects.parts import ObjectsResult, TrackAssembler, project_intervals, read_source_video
+from extraction.objects.parts import (
+    ObjectsResult,
+    TrackAssembler,
+    project_intervals,
+    read_source_video,
+)
 from extraction.objects.proposals import BlobSpec
 from extraction.objects.stages import PROPOSALS, TrackObjects, TrackSpec
 from extraction.objects.tracker import TrackerSpec
@@ -40,7 +45,7 @@ from extraction.rejects import REJECTS, RejectLog
 from extraction.resume import check_out, done_keys, init_out, mark_incomplete
 from wsvad.features import finalize_feature_set
 from wsvad.features.schema import PART_GLOB
-from wsvad.features.writer import read_ground_truth, write_ground_truth
+from wsvad.features.writer import write_ground_truth
 
 DTYPES = ("float32", "float16")
 SOURCE_DIR = "source-videos"     # the source videos' own frame ground truth lives here
@@ -68,12 +73,13 @@ class ObjectsSummary:
 def extract_objects(out, dataset: str, detector: str, *, videos=None, manifest=None, split: str | None = None,
                     train_list=None, test_list=None, pooling: str = "gap", proposals: str = "detector",
                     input_size: int | None = None, frame_stride: int = 1, min_score: float = 0.1,
-                    tracker: TrackerSpec = TrackerSpec(), min_track_length: int = 16, blobs: BlobSpec = BlobSpec(),
+                    tracker: TrackerSpec | None = None, min_track_length: int = 16, blobs: BlobSpec | None = None,
                     batch_size: int = 8, workers: int = 1, cpus_per_worker: float = 1.0, gpus_per_worker: float = 0.0,
                     decoder: str = "decord", precision: str = "fp32", dtype: str = "float32", annotations=None,
                     annotation_format: str | None = None, address: str | None = None, num_cpus: int | None = None,
                     local: bool = False, progress_every: float = 10.0, stream=None) -> ObjectsSummary:
     stream = stream if stream is not None else sys.stderr
+    tracker, blobs = tracker or TrackerSpec(), blobs or BlobSpec()
     _check_options(dataset, proposals, frame_stride, min_track_length, batch_size, workers, cpus_per_worker,
                    gpus_per_worker, decoder, precision, dtype, tracker, blobs, annotations, annotation_format)
     out = Path(out).resolve()

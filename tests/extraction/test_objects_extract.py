@@ -187,7 +187,8 @@ def test_pedestrians_of_opencv_vtest_are_tracked_in_source_pixels(opencv_videos,
 
 
 def test_untrained_detector_boxes_track_nothing_and_say_what_to_do(inputs, tmp_path):
-    rows = [r for r in csv.DictReader(open(inputs["manifest"])) if r["split"] == "train" and "Normal_" in r["path"]]
+    with open(inputs["manifest"]) as f:
+        rows = [r for r in csv.DictReader(f) if r["split"] == "train" and "Normal_" in r["path"]]
     manifest = write_manifest(tmp_path / "one.csv", rows[:1])
     with pytest.raises(ExtractionError, match="nothing was tracked .* use --proposals blobs"):
         extract_objects(tmp_path / "set", "toy", DETECTOR, manifest=manifest, local=True,

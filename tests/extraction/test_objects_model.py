@@ -131,8 +131,8 @@ def test_the_detector_path_gives_boxes_in_input_pixels():
 
 @pytest.mark.parametrize(("spec", "error", "message"), [
     (f"objects:{DETECTOR}", WeightsUnavailable,
-     rf"objects:{DETECTOR} needs a weights file, which is not downloaded: give objects:{DETECTOR}:/path/to/"
-     r"fasterrcnn_mobilenet_v3_large_fpn-\w+\.pth .* or objects:\w+:random \(untrained, tests only\)"),
+     (rf"objects:{DETECTOR} needs a weights file, which is not downloaded: give objects:{DETECTOR}:/path/to/"
+      r"fasterrcnn_mobilenet_v3_large_fpn-\w+\.pth .* or objects:\w+:random \(untrained, tests only\)")),
     (f"{DETECTOR}:/nowhere/w.pth", WeightsUnavailable, r"weights file /nowhere/w.pth not found"),
     ("objects:yolov8:/w.pt", ExtractionError, r"unknown detector 'yolov8' .* expected one of fasterrcnn_mobilenet"),
 ])

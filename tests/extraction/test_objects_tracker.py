@@ -35,7 +35,7 @@ def test_a_track_survives_a_short_gap_and_a_low_score_frame():
         else:
             boxes = np.array([box(10 + 2 * t, 60)], np.float32)
             scores = np.array([0.3 if t == 25 else 0.9])   # a weak detection: ByteTrack's second stage
-        index, track_ids = tracker.update(boxes, scores)
+        _, track_ids = tracker.update(boxes, scores)
         seen[t] = track_ids.tolist()
     assert all(seen[t] == [1] for t in range(40) if not 15 <= t < 20)
     assert all(seen[t] == [] for t in range(15, 20))
