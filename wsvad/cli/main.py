@@ -12,6 +12,8 @@ COMMANDS = {
     "toy-features": ("toy_cmd", "write a toy feature set with planted anomalies and frame ground truth"),
     "import-features": ("import_cmd", "turn existing .npy feature dumps (RTFM, VadCLIP, a folder) into a feature set"),
     "extract": ("extract_cmd", "turn videos into a feature set with a backbone (Ray Data job; resumable)"),
+    "extract-objects": ("extract_objects_cmd", "turn videos into an object-level feature set: detector + ByteTrack, "
+                        "one row per track (Ray Data job; resumable)"),
     "toy-videos": ("toy_videos_cmd", "write small procedural surveillance mp4 clips with planted events and annotations"),
     "train": ("train_cmd", "train one method on a feature set; writes metrics.json, frame scores, checkpoint"),
     "convert": ("convert_cmd", "turn an official checkpoint (state_dict) into a wsvad checkpoint"),
