@@ -42,10 +42,11 @@ def plan_from_provenance(provenance: dict, backbone: str | None = None, decoder:
     """
     missing = [k for k in REQUIRED if provenance.get(k) in (None, "", [])]
     if missing:
+        made_by = provenance.get("extractor") or "an importer or a generator"
         raise ExtractionError(
-            "the model's training features were not made by `wsvad extract` (their provenance lacks "
-            f"{', '.join(missing)}), so a raw video cannot be turned into the same features; "
-            "extract features yourself and score them with --features FILE.npy")
+            f"the model's training features were made by {made_by}, not by `wsvad extract` (their provenance "
+            f"lacks {', '.join(missing)}), so this command cannot turn a raw video into the same features; "
+            "extract them the same way and score them with --features FILE.npy")
     info = backbones.describe(backbone or provenance["backbone"])
     want = provenance.get("weights_sha256")
     if want != info.weights_sha256:
