@@ -27,8 +27,8 @@ Test (`score`), one score per snippet of a whole video of any length T ≥ 1:
               its last snippet (components/window_scoring.py)
     e_w       mean reconstruction error of the window's snippets, each reconstructed while masked:
               K = round(1/(1 − r)) strided masks (mask k hides every position p with p mod K ≠ k)
-    sim_w     mean cosine similarity of adjacent snippets of the window (eval.py's temporal
-              similarity; of the input features, or of the z embeddings with similarity="embeddings")
+    sim_w     mean cosine similarity of the contrastive embeddings z of adjacent snippets of the
+              window, averaged over the K masks (eval.py's temporal similarity, there of the inputs)
     score_w   = α · sigmoid(e_w) + (1 − α) · (1 − sim_w)      (losses.py compute_anomaly_score)
     snippet   = mean over the windows covering it, then EWMA along time (β), crops averaged
 
@@ -40,6 +40,9 @@ Deliberate differences from the seed's code (each also an option where the seed'
   and no score (the seed zero-pads and masks attention: our `forward(x)` contract carries no lengths);
 - test reconstruction error is taken under the strided masks, where the seed scores an unmasked
   forward whose reconstruction head was trained on masked steps only (`test_mask="none"` is the seed's);
+- the similarity term compares the learned embeddings z, where the seed's eval.py compares the input
+  features (`similarity="features"`): a new object in view makes adjacent inputs *more* alike, so
+  that term ranks it as normal (toy frame AUC 0.23 alone, docs/methods/temporal_mae.md);
 - snippet scores are the *mean* of the covering windows (the issue's choice; the seed's eval.yaml
   says `aggregation: max`, meant for several objects in one frame: `aggregate="max"`), no per-video
   min-max normalisation (the seed normalises each test video to [0, 1]; `video_minmax=True`);
@@ -98,6 +101,7 @@ class TemporalMAEConfig(MethodConfig):
     # eval.yaml scoring
     alpha: float = 0.5
     beta: float = 0.9
+    # ours where the seed's eval.py differs (docstring): "features", "none", "max", True are its choices
     similarity: Literal["features", "embeddings"] = "embeddings"
     test_mask: Literal["strided", "none"] = "strided"
     test_stride: int = 1
