@@ -355,6 +355,7 @@ def carve_one_class_validation(fs: FeatureSet, fraction: float, split_seed: int 
     The set's own `val` split is used as-is. Otherwise `fraction` of the *normal* training videos
     is held out, drawn exactly as splits.carve_validation draws its normal share for the same split
     seed, so one-class and weakly-supervised runs on one set hold out the same normal videos.
+    Object-level sets (one video per track) hold out whole source videos, as carve_validation does.
     Anomalous training videos are never used.
     """
     train = fs.select("train")
@@ -366,13 +367,18 @@ def carve_one_class_validation(fs: FeatureSet, fraction: float, split_seed: int 
         return normal, np.zeros(0, np.int64)
     if not 0 < fraction < 1:
         raise ConfigError(f"--val-fraction must be in [0, 1), got {fraction}")
-    if normal.size < 2:
-        raise ConfigError(f"cannot carve a validation split: only {normal.size} normal training video(s); "
-                          "use --select-on test or last, or --val-fraction 0")
     rng = np.random.default_rng(split_seed)
-    n = min(max(1, int(round(fraction * normal.size))), normal.size - 1)
-    val = np.sort(rng.choice(normal, size=n, replace=False))
-    return np.setdiff1d(normal, val), val
+    tracks = getattr(fs, "tracks", None)
+    # the units that go to one side whole: videos, or the source videos of tracks
+    units = tracks.source_video_ids[normal] if tracks is not None else normal
+    members = np.unique(units)
+    if members.size < 2:
+        what = "source videos with normal tracks" if tracks is not None else "normal training video(s)"
+        raise ConfigError(f"cannot carve a validation split: only {members.size} {what}; "
+                          "use --select-on test or last, or --val-fraction 0")
+    n = min(max(1, int(round(fraction * members.size))), members.size - 1)
+    in_val = np.isin(units, rng.choice(members, size=n, replace=False))
+    return normal[~in_val], normal[in_val]
 
 
 def train(fs: FeatureSet, method: str, overrides: dict | None = None, options: TrainOptions | None = None,

@@ -62,6 +62,25 @@ def test_one_class_validation_is_the_normal_part_of_the_weak_carve(small_toy):
     assert set(train_idx) | set(val_idx) == set(small_toy.select("train", label=0))
 
 
+def test_object_level_sets_hold_out_whole_source_videos():
+    from wsvad.features.store import Tracks
+
+    class TrackSet:  # the fields the carve reads: 8 source videos × 3 tracks, the last track of each anomalous
+        splits = np.array(["train"] * 24)
+        labels = np.tile([0, 0, 1], 8)
+        tracks = Tracks(np.repeat([f"v{i}" for i in range(8)], 3), np.tile([1, 2, 3], 8), np.zeros(0, np.int64),
+                        np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+
+        def select(self, split=None, label=None):
+            return np.flatnonzero(self.splits == split)
+
+    fs = TrackSet()
+    train_idx, val_idx = carve_one_class_validation(fs, 0.25, split_seed=1)
+    assert (fs.labels[np.concatenate([train_idx, val_idx])] == 0).all() and train_idx.size + val_idx.size == 16
+    train_sources, val_sources = set(fs.tracks.source_video_ids[train_idx]), set(fs.tracks.source_video_ids[val_idx])
+    assert len(val_sources) == 2 and not train_sources & val_sources        # no source video on both sides
+
+
 def test_one_class_selects_on_validation_loss(oneclass):
     r = train(oneclass, "temporal_mae", TINY, TrainOptions(seed=2, max_steps=12, eval_every=3, val_fraction=0.3))
     assert r.metrics["select_metric"] == "neg_loss" and r.metrics["selected_on"] == "val"
