@@ -93,7 +93,7 @@ def test_retrain_registers_a_loadable_champion_and_the_table_lists_ten_methods(t
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = (tmp_path / "t" / "rt.md").read_text()
     rows = [ln for ln in text.splitlines() if ln.startswith("| ") and not ln.startswith("| Method")]
-    assert len(rows) == len(list_methods()) == 10
+    assert len(rows) == len(list_methods()) == 11  # the weakly-supervised ten + temporal_mae
     assert "Paper (UCF-Crime · XD-Violence)" in text and "UCF-Crime 84.30 · XD-Violence 77.81" in text
     for name in ("Sultani MIL", "RTFM"):
         row = next(r for r in rows if r.startswith(f"| {name} |"))
@@ -109,6 +109,6 @@ def test_retrain_registers_a_loadable_champion_and_the_table_lists_ten_methods(t
                  "--out", tmp_path / "t" / "all.csv")
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = {r["method"]: r for r in csv.DictReader(open(tmp_path / "t" / "all.csv"))}
-    assert len(rows) == 10 and rows["vadclip"]["trials"] == "0"
+    assert len(rows) == 11 and rows["vadclip"]["trials"] == "0"
     assert float(rows["rtfm"]["retrain_mean"]) == pytest.approx(100 * parents["rtfm"].data.metrics["mean/test/auc"])
     assert rows["rtfm"]["retrain_run_id"] == parents["rtfm"].info.run_id and rows["mil"]["trials"] == "2"
