@@ -142,8 +142,8 @@ def test_sweep_over_all_ten_methods(tmp_path, sweep_toy):
     assert proc.returncode == 0, proc.stderr[-3000:]
     parents, children, _ = sweep_runs(uri, "all")
     methods = {c.data.tags["wsvad.method"] for c in children}
-    assert methods == set(list_methods()) and len(methods) == 10
-    assert len(children) == 20
+    assert methods == set(list_methods()) and len(methods) == 11  # the ten + temporal_mae
+    assert len(children) == 22
     assert all(c.info.status == "FINISHED" for c in children), [(c.info.run_name, c.data.tags.get("wsvad.failure_reason"))
                                                                 for c in children if c.info.status != "FINISHED"]
     for method in methods:
