@@ -7,6 +7,7 @@ Python work on the hot path (the official loaders `np.load` each video every ste
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +70,7 @@ class BagSampler:
         self.normal = np.flatnonzero(bags.labels == 0)
         self.abnormal = np.flatnonzero(bags.labels == 1)
         self._queues = {0: np.zeros(0, np.int64), 1: np.zeros(0, np.int64)}
+        self._buffer: np.ndarray | None = None   # the last batch's features, reused when nobody holds them
 
     @property
     def steps_per_epoch(self) -> int:
@@ -85,6 +87,21 @@ class BagSampler:
         out, self._queues[label] = self._queues[label][: self.batch_size], self._queues[label][self.batch_size:]
         return out
 
+    def _gather(self, idx: np.ndarray) -> np.ndarray:
+        """bags.pooled[idx], into an array kept from step to step while no tensor of an earlier batch
+        still points at it (then a new one is made, so a batch a caller keeps never changes).
+
+        A fresh array each step pays its page faults each step: for RTFM's 168 MB batch, 0.05–0.7 s
+        on a 2-core VM against 0.03–0.06 s into a kept array (measured, benchmarks/RESULTS.md). numpy's
+        single-threaded copy, not torch's index_select, which stalled at 0.1–0.5 s under load."""
+        pooled = self.bags.pooled
+        shape = (idx.size, *pooled.shape[1:])
+        buf = self._buffer
+        if buf is None or buf.shape != shape or sys.getrefcount(buf) > 3:   # 3: self._buffer, buf, the call
+            buf = self._buffer = np.empty(shape, pooled.dtype)
+        np.take(pooled, idx, axis=0, out=buf, mode="clip")     # idx is always in range; "raise" would buffer
+        return buf
+
     def next_batch(self) -> Batch:
         idx = np.concatenate([self._take(0), self._take(1)])
         b = self.bags
@@ -92,12 +109,10 @@ class BagSampler:
             crop = torch.randint(b.pooled.shape[1], (idx.size,), generator=self.generator).numpy()
             feats = b.pooled[idx, crop][:, None]                  # (B, 1, S, D): one gather, chosen crops only
         else:
-            # (B, C, S, D): one gather. numpy's single-threaded copy, not torch's index_select: measured
-            # 20-40 ms vs 110-490 ms for 64 RTFM bags on a loaded 2-core box (parallel regions stall).
-            feats = b.pooled[idx]
+            feats = self._gather(idx)                             # (B, C, S, D): one gather
         n = self.batch_size
         return Batch(
-            features=torch.from_numpy(np.ascontiguousarray(feats)).float(),
+            features=torch.from_numpy(np.ascontiguousarray(feats)).float(),   # no copy for float32
             labels=torch.from_numpy(b.labels[idx].astype(np.float32)),
             n_normal=n,
             n_abnormal=n,
