@@ -108,7 +108,7 @@ def main() -> None:
         return
     from wsvad.methods import list_methods
 
-    methods = list_methods() if args.methods == "all" else args.methods.split(",")
+    methods = [m for m in (list_methods() if args.methods == "all" else args.methods.split(",")) if m in LAYOUTS]
     small, large = (int(x) for x in args.batches.split(","))
     rows = []
     for m in methods:
