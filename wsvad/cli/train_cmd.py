@@ -17,12 +17,15 @@ def run(args) -> int:
                            val_fraction=args.val_fraction, protocol=protocol_from_args(args), device=args.device,
                            vlr=args.vlr, learnable_vlr=args.learnable_vlr)
     trainer = Trainer(fs, args.method, dict(args.set), options)
+    one_class = getattr(trainer.method_cls, "one_class", False)
+    batch = (f"batch {trainer.batch_size} normal windows (one-class)" if one_class
+             else f"batch {trainer.batch_size}+{trainer.batch_size}")
     print(f"training {args.method} on {fs.dataset or args.features} ({fs.num_videos} videos, dim {fs.dim}) for "
-          f"{trainer.total_steps} steps, batch {trainer.batch_size}+{trainer.batch_size}, selecting on "
-          f"{options.select_on}/{trainer.select_metric}")
+          f"{trainer.total_steps} steps, {batch}, selecting on {options.select_on}/{trainer.select_metric}")
+    shown_keys = ("loss/total", "test/auc", f"{options.select_on}/{trainer.select_metric}")
 
     def report(step, record, _trainer):
-        shown = {k: v for k, v in record.items() if k in ("loss/total", "test/auc", "val/video_auc", "val/auc")}
+        shown = {k: v for k, v in record.items() if k in shown_keys}
         print(f"  step {step:>6}  " + "  ".join(f"{k} {v:.4f}" for k, v in shown.items()), flush=True)
 
     result = trainer.fit(report)
