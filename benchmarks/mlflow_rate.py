@@ -12,7 +12,7 @@ Scenarios, each for about `--seconds` of wall time:
 
 The server is started here in its own process group and stopped by that PID (SIGTERM), never by name.
 
-    python benchmarks/mlflow_rate.py [--seconds 8] [--clients 4] [--workers 1] [--report FILE.md]
+    python benchmarks/mlflow_rate.py [--seconds 8] [--clients 4] [--workers 1,2] [--report FILE.md]
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=8.0, help="per scenario")
     p.add_argument("--clients", type=int, default=4)
-    p.add_argument("--workers", type=int, default=1, help="mlflow server --workers")
+    p.add_argument("--workers", default="1,2", help="mlflow server --workers values to measure (mlflow/server.sh: 2)")
     p.add_argument("--report", help="also write the markdown section here")
     p.add_argument("--json", help="also write the figures as JSON here")
     args = p.parse_args()
@@ -148,22 +148,25 @@ def main() -> None:
     from mlflow.tracking import MlflowClient
 
     rows = []
+    workers = [int(w) for w in str(args.workers).split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        (tmp / "server").mkdir()
-        with Server(tmp / "server", args.workers) as server:
-            print(f"mlflow server (SQLite, --workers {args.workers}) healthy after {server.start_seconds:.1f} s on "
-                  f"{server.uri}; load average {os.getloadavg()[0]:.1f}", flush=True)
-            experiment = MlflowClient(server.uri).create_experiment("rate")
-            for per in (1, 60, 1000):
-                r = scenario_single(server.uri, experiment, per, args.seconds)
-                rows.append(("server, 1 client", r))
-                print(f"  server, 1 client, {per:>4} metrics/request: {r['metrics_per_s']:>8.0f} metrics/s, "
+        for w in workers:
+            root = tmp / f"server{w}"
+            root.mkdir()
+            with Server(root, w) as server:
+                print(f"mlflow server (SQLite, --workers {w}) healthy after {server.start_seconds:.1f} s on "
+                      f"{server.uri}; load average {os.getloadavg()[0]:.1f}", flush=True)
+                experiment = MlflowClient(server.uri).create_experiment("rate")
+                for per in (1, 60, 1000):
+                    r = scenario_single(server.uri, experiment, per, args.seconds)
+                    rows.append((f"server (--workers {w}), 1 client", r))
+                    print(f"  server, 1 client, {per:>4} metrics/request: {r['metrics_per_s']:>8.0f} metrics/s, "
+                          f"{r['requests_per_s']:6.1f} requests/s, {r['latency_ms']:.1f} ms/request", flush=True)
+                r = scenario_concurrent(server.uri, experiment, args.clients, 60, args.seconds)
+                rows.append((f"server (--workers {w}), {args.clients} concurrent clients", r))
+                print(f"  server, {args.clients} clients,  60 metrics/request: {r['metrics_per_s']:>8.0f} metrics/s, "
                       f"{r['requests_per_s']:6.1f} requests/s, {r['latency_ms']:.1f} ms/request", flush=True)
-            r = scenario_concurrent(server.uri, experiment, args.clients, 60, args.seconds)
-            rows.append((f"server, {args.clients} concurrent clients", r))
-            print(f"  server, {args.clients} clients,  60 metrics/request: {r['metrics_per_s']:>8.0f} metrics/s, "
-                  f"{r['requests_per_s']:6.1f} requests/s, {r['latency_ms']:.1f} ms/request", flush=True)
         local = f"sqlite:///{tmp / 'local.db'}"
         experiment = MlflowClient(local).create_experiment("rate")
         r = scenario_single(local, experiment, 60, args.seconds)
@@ -172,7 +175,8 @@ def main() -> None:
               f"{r['requests_per_s']:6.1f} requests/s", flush=True)
 
     md = [f"Measured here: `mlflow server` (MLflow {__import__('mlflow').__version__}, SQLite backend, "
-          f"`--workers {args.workers}`) on 127.0.0.1, clients in the same 2-core box; {args.seconds:g} s per scenario.",
+          f"`--workers` {args.workers}) on 127.0.0.1, clients on the same 2-core box (they compete with the server "
+          f"for the CPU); {args.seconds:g} s per scenario; load average {os.getloadavg()[0]:.1f} at the end.",
           "", "| writer | metrics / request | metrics/s | requests/s | ms / request |", "|---|---|---|---|---|"]
     md += [f"| {w} | {r['per_request']} | {r['metrics_per_s']:.0f} | {r['requests_per_s']:.1f} | {r['latency_ms']:.1f} |"
            for w, r in rows]
@@ -180,7 +184,7 @@ def main() -> None:
     print("\n" + text)
     if args.report:
         Path(args.report).write_text(text + "\n")
-    figures = {"rows": [{"writer": w, **r} for w, r in rows], "workers": args.workers}
+    figures = {"rows": [{"writer": w, **r} for w, r in rows], "workers": workers}
     print(json.dumps(figures))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1))

@@ -74,10 +74,11 @@ def machine() -> list[str]:
             "- No GPU was lent to this session: the GPU targets (6) are **unmeasured**."]
 
 
-def run(name: str, quick: bool) -> None:
+def run(name: str, quick: bool, extra: list[str]) -> None:
     script, arglists, _ = BENCHES[name]
     RESULTS.mkdir(exist_ok=True)
-    cmd = [sys.executable, str(HERE / script), *arglists[1 if quick else 0], "--report", str(RESULTS / f"{name}.md"),
+    chosen = [*arglists[1 if quick else 0], *extra]
+    cmd = [sys.executable, str(HERE / script), *chosen, "--report", str(RESULTS / f"{name}.md"),
            "--json", str(RESULTS / f"{name}.json")]
     load0, started, when = os.getloadavg()[0], time.perf_counter(), dt.datetime.now().isoformat(timespec="seconds")
     print(f"== {name}: {' '.join(cmd[1:])}", flush=True)
@@ -87,10 +88,16 @@ def run(name: str, quick: bool) -> None:
             sys.stdout.write(line)
             log.write(line)
         code = proc.wait()
-    meta = {"command": "python " + " ".join([f"benchmarks/{script}", *arglists[1 if quick else 0]]), "started": when,
+    meta = {"command": "python " + " ".join([f"benchmarks/{script}", *chosen]), "started": when,
             "wall_s": round(time.perf_counter() - started, 1), "load_start": round(load0, 2),
             "load_end": round(os.getloadavg()[0], 2), "exit_code": code, "quick": quick}
-    (RESULTS / f"{name}.meta.json").write_text(json.dumps(meta, indent=1))
+    meta_path = RESULTS / f"{name}.meta.json"
+    if "--append" in extra and meta_path.exists():   # a second part of the same benchmark: keep both
+        before = json.loads(meta_path.read_text())
+        meta.update(command=f"{before['command']}`, then `{meta['command']}", started=before["started"],
+                    wall_s=before["wall_s"] + meta["wall_s"], load_start=before["load_start"],
+                    exit_code=before["exit_code"] or code)
+    meta_path.write_text(json.dumps(meta, indent=1))
     if code:
         print(f"== {name} failed with exit code {code}; see {RESULTS / f'{name}.log'}", flush=True)
 
@@ -173,6 +180,7 @@ def main() -> None:
     p.add_argument("--only", help="comma-separated benchmarks to run (default: all)")
     p.add_argument("--assemble-only", action="store_true", help="only rebuild RESULTS.md from benchmarks/results/")
     p.add_argument("--quick", action="store_true", help="small versions (minutes), to check the pipeline")
+    p.add_argument("--extra-args", default="", help="appended to each benchmark's arguments, e.g. '--methods mil'")
     args = p.parse_args()
     names = list(BENCHES) if not args.only else [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in BENCHES]
@@ -181,7 +189,7 @@ def main() -> None:
     os.environ.update(RAY_USAGE_STATS_ENABLED="0", MLFLOW_DISABLE_TELEMETRY="true", HF_HUB_OFFLINE="1")
     if not args.assemble_only:
         for name in names:
-            run(name, args.quick)
+            run(name, args.quick, args.extra_args.split())
     assemble()
 
 

@@ -101,7 +101,10 @@ def main() -> None:
             f"{g * table[(r['method'], name)]['trials_per_hour']:.1f}" for name in CARDS for g in GPUS) + " |")
 
     # Cluster-wide rates: reports/s into the driver and MLflow, checkpoint bytes/s into Tune's storage.
-    server = {row["per_request"]: row for row in rate["rows"] if row["writer"].startswith("server, 1 client")}
+    # The server as mlflow/server.sh runs it (the most workers measured), one client (the sweep's driver).
+    workers = max(rate["workers"])
+    server = {row["per_request"]: row for row in rate["rows"]
+              if row["writer"] == f"server (--workers {workers}), 1 client"}
     per_report = server.get(60, next(iter(server.values())))
     print(f"\nDriver and tracking load at 64 GPUs (reports/s = running trials × {EVALS} / trial time; MLflow "
           f"measured here: one `log_batch` of 60 metrics takes {per_report['latency_ms']:.0f} ms on the SQLite server, "
