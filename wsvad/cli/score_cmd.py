@@ -33,7 +33,7 @@ def load_video_features(path, layout: str = "crops-last") -> np.ndarray:
     if array.ndim not in (2, 3) or 0 in array.shape:
         raise FeatureSetError(f"{path}: expected (T, D) or (T, crops, D) with no empty axis, got shape {array.shape}")
     array = array[None] if array.ndim == 2 else (array if layout == "crops-first" else array.transpose(1, 0, 2))
-    array = np.ascontiguousarray(array, np.float32)
+    array = np.array(array, dtype=np.float32, order="C", copy=True)  # off the memory map, writable
     if not np.isfinite(array).all():  # checked after the cast: float64 beyond float32's range becomes inf
         raise FeatureSetError(f"{path}: features contain NaN or Inf (as float32)")
     return array
