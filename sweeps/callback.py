@@ -78,7 +78,8 @@ class MLflowTrials(Callback):
     @_remember_tracking_errors
     def on_trial_result(self, iteration, trials, trial, result, **info):
         step = int(result.get("step", result.get("training_iteration", 0)))
-        self.tracker.log_metrics(self.run_for(trial), {k: v for k, v in result.items() if k not in SKIP}, step)
+        self.tracker.log_metrics(self.run_for(trial), {k: v for k, v in result.items() if k not in SKIP}, step,
+                                 once_per_step=True)
 
     @_remember_tracking_errors
     def on_trial_complete(self, iteration, trials, trial, **info):

@@ -103,6 +103,11 @@ class Tracker:
             lambda: self.client.create_experiment(experiment, artifact_location=artifact_location(uri)))
         self._pending: collections.deque = collections.deque()  # (run_id, metrics) not yet written
         self._outage_since: float | None = None
+        # The highest step of each metric each run holds (sent or buffered). A trial retried or resumed
+        # from its last checkpoint reports again the steps after that checkpoint that already reached
+        # MLflow before the fault; those are dropped so a run's history never holds a step twice.
+        self._high: dict[str, dict[str, int]] = {}
+        self._reopened: set[str] = set()    # runs whose steps are read from MLflow before the next write
 
     def _note_outage(self, exc: Exception) -> None:
         if self._outage_since is None:
@@ -152,7 +157,7 @@ class Tracker:
         """The trial's run: reopened if the trial ran before (retry, resume), never duplicated."""
         existing = self.find_run(**{PARENT_TAG: parent_id, TRIAL_TAG: trial_id})
         if existing:
-            self._write(lambda: self.client.update_run(existing, status="RUNNING"))
+            self.reopen(existing)
             return existing
         run = self._write(lambda: self.client.create_run(
             self.experiment_id, run_name=f"{method}-{trial_id}",
@@ -163,6 +168,17 @@ class Tracker:
 
     def reopen(self, run_id: str) -> None:
         self._write(lambda: self.client.update_run(run_id, status="RUNNING"))
+        self._reopened.add(run_id)
+
+    def _learn_steps(self, run_id: str) -> None:
+        """Read which steps a reopened run already holds (one history call per metric key)."""
+        self._reopened.discard(run_id)
+        keys = list(self._write(lambda: self.client.get_run(run_id)).data.metrics)
+        high = self._high.setdefault(run_id, {})
+        for key in keys:
+            history = self._write(lambda: self.client.get_metric_history(run_id, key))
+            if history:
+                high[key] = max(high.get(key, -1), max(m.step for m in history))
 
     def end(self, run_id: str, status: str = "FINISHED", reason: str | None = None) -> None:
         self.flush_all()  # a run is closed only after every metric it logged has landed
@@ -186,10 +202,21 @@ class Tracker:
         items = [RunTag(str(k), str(v)) for k, v in tags.items()]
         self._write(lambda: self.client.log_batch(run_id, tags=items))
 
-    def log_metrics(self, run_id: str, metrics: dict, step: int) -> None:
-        """Numeric, finite values only; buffered if the store is unreachable right now."""
+    def log_metrics(self, run_id: str, metrics: dict, step: int, once_per_step: bool = False) -> None:
+        """Numeric, finite values only; buffered if the store is unreachable right now.
+
+        `once_per_step`: a trial's history, where a step the run already holds is a replay (a retry or
+        resume from a checkpoint older than the run's last report) and is dropped. Summary metrics
+        logged again at one step to update them (a parent's `methods_finished`) leave it off.
+        """
         clean = {k: float(v) for k, v in metrics.items()
                  if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))}
+        if once_per_step:
+            if run_id in self._reopened:
+                self._learn_steps(run_id)
+            high = self._high.setdefault(run_id, {})
+            clean = {k: v for k, v in clean.items() if int(step) > high.get(k, -1)}
+            high.update(dict.fromkeys(clean, int(step)))
         if clean:
             self._pending.append((run_id, clean, int(step), int(time.time() * 1000)))
         self.flush(attempts=1)  # never blocks the driver: what fails now stays buffered
@@ -227,6 +254,10 @@ class Tracker:
     def import_pending(self, rows: list) -> None:
         """Put saved rows back in front of the buffer, in their order; sent with the next flush."""
         self._pending.extendleft(reversed([(r, dict(v), int(step), int(ts)) for r, v, step, ts in rows]))
+        for run_id, values, step, _ in rows:
+            high = self._high.setdefault(run_id, {})
+            for key in values:
+                high[key] = max(high.get(key, -1), int(step))
 
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self._write(lambda: self.client.log_artifact(run_id, str(path), artifact_path))

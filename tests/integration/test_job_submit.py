@@ -35,7 +35,10 @@ def test_sweep_submitted_as_a_ray_job_lands_in_the_tracking_server(tmp_path, swe
     assert len(children) == 2 and all(c.info.status == "FINISHED" for c in children)
     assert all(client.get_metric_history(c.info.run_id, "test/auc") for c in children)
     best = parents[0].data.tags["best/mil/run_id"]
-    assert [a.path for a in client.list_artifacts(best)] == ["checkpoint"]  # artifact served by the server
+    # artifacts served by the server: the best trial's weights and the plots every trial gets
+    assert sorted(a.path for a in client.list_artifacts(best)) == ["checkpoint", "plots"]
+    pngs = [a.path for a in client.list_artifacts(best, "plots") if a.path.endswith(".png")]
+    assert "plots/roc.png" in pngs, pngs
 
 
 def test_unreachable_ray_head_is_a_clear_error(tmp_path, sweep_toy):
