@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 
 import torch
 from torch import nn
@@ -34,6 +35,10 @@ from wsvad.errors import CheckpointError, ConfigError
 RANDOM_TOWER_SEED = 0
 # The vision tower is never used: without a checkpoint, a minimal one saves ~90 M random parameters.
 TINY_VISION = {"image_size": 32, "layers": 1, "width": 64, "patch_size": 16, "head_width": 64}
+
+
+class RandomTextTowerWarning(UserWarning):
+    """A VadCLIP / TPWNG model whose CLIP text encoder has random weights."""
 
 
 class CLIPTextTower(nn.Module):
@@ -49,6 +54,11 @@ class CLIPTextTower(nn.Module):
         if checkpoint:
             clip = open_clip.create_model(model_name, pretrained=checkpoint, force_quick_gelu=quick_gelu)
         else:
+            # Without CLIP's weights the text side carries no language: VadCLIP's and TPWNG's prompts are
+            # then random vectors, fine for tests and the toy demo, wrong for any number compared with a paper.
+            warnings.warn(f"CLIP text tower {model_name} built with random weights (no clip_checkpoint set): "
+                          "class prompts carry no meaning; pass --set clip_checkpoint=/path/to/open_clip.bin "
+                          "for results comparable with the paper", RandomTextTowerWarning, stacklevel=2)
             with torch.random.fork_rng(devices=[]), _quiet("root"):
                 torch.manual_seed(RANDOM_TOWER_SEED)
                 clip = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu,
