@@ -64,6 +64,9 @@ def run_sweep(opts: SweepOptions) -> dict:
     _init_ray(opts)
     try:
         ref = ray.put(fs)  # once per sweep: every trial on a node reads these arrays without a copy
+        # From here on the driver too reads the store's copy (ray.get of numpy arrays is a zero-copy
+        # view), so the copy it loaded is freed: one feature set per node, not two on the head.
+        fs = ray.get(ref)
         for method in opts.methods:
             if method in record["completed"]:
                 print(f"[{method}] already finished in this sweep; skipping", flush=True)
@@ -158,10 +161,9 @@ def _trial_gpu_fraction(opts: SweepOptions, method: str, fs) -> float:
 
 
 def _fixed_overrides(opts: SweepOptions, method: str) -> dict:
-    from wsvad.methods import get_method
+    from sweeps.options import fixed_for
 
-    fields = get_method(method).Config.__dataclass_fields__
-    return {k: v for k, v in opts.overrides.items() if k in fields}
+    return fixed_for(opts.overrides, method)
 
 
 def _fit_method(method: str, space: dict, opts: SweepOptions, fs, ref, tracker: Tracker, parent: str) -> dict:
@@ -176,6 +178,7 @@ def _fit_method(method: str, space: dict, opts: SweepOptions, fs, ref, tracker: 
     fraction = _trial_gpu_fraction(opts, method, fs)
     settings = {"fixed": _fixed_overrides(opts, method), "seed": opts.seed, "max_steps": opts.max_steps,
                 "max_epochs": opts.max_epochs, "select_on": opts.select_on, "val_fraction": opts.val_fraction,
+                "select_metric": opts.select_metric,
                 "evals_per_trial": opts.evals_per_trial, "cpus_per_trial": opts.cpus_per_trial,
                 "gpu_fraction": fraction}
     trainable = tune.with_resources(

@@ -35,6 +35,7 @@ class SweepOptions:
     address: str = ""                     # "" = start a local Ray; else an existing cluster
     resume: bool = False
     select_on: str = "val"
+    select_metric: str = ""               # "" = the trainer's default (auc, or video_auc on a carved split)
     val_fraction: float = 0.1
     max_failures: int = 1
     tracking_patience: float = 600.0      # seconds run writes wait for an unreachable MLflow server
@@ -71,6 +72,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue a killed sweep of the same --name")
     p.add_argument("--select-on", choices=("val", "test"), default="val",
                    help="what each trial optimises: a validation split carved from training videos (default) or the test set")
+    p.add_argument("--select-metric", default="",
+                   help="metric each trial selects its model on and the search optimises: auc, ap (XD-Violence's "
+                        "protocol), video_auc, ... (default: auc with frame truth, video_auc on a carved split)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--max-failures", type=int, default=1, help="retries of a trial whose worker died (from its checkpoint)")
     p.add_argument("--tracking-patience", type=float, default=600.0, metavar="SECONDS",
@@ -81,7 +85,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--card-gb", type=float, default=0.0, help="GPU memory to pack trials into (default: the card's)")
     p.add_argument("--spaces-dir", default="", help="folder of <method>.yaml search spaces (default: sweeps/spaces)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="fix a method option in every trial (applied to every method that has it)")
+                   help="fix a method option in every trial: KEY=VALUE for every method that has it, "
+                        "METHOD.KEY=VALUE for that method only (wins over KEY=VALUE)")
 
 
 def from_args(args: argparse.Namespace) -> SweepOptions:
@@ -100,16 +105,44 @@ def from_args(args: argparse.Namespace) -> SweepOptions:
         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, search=args.search,
         scheduler=args.scheduler, max_steps=args.max_steps, max_epochs=args.max_epochs,
         evals_per_trial=args.evals_per_trial, seed=args.seed, storage=args.storage, tracking_uri=args.tracking_uri,
-        address=args.address, resume=args.resume, select_on=args.select_on, val_fraction=args.val_fraction,
+        address=args.address, resume=args.resume, select_on=args.select_on, select_metric=args.select_metric, val_fraction=args.val_fraction,
         max_failures=args.max_failures, tracking_patience=args.tracking_patience, num_cpus=args.num_cpus, num_gpus=args.num_gpus, card_gb=args.card_gb,
         spaces_dir=args.spaces_dir, overrides=overrides,
     )
+
+
+def fixed_for(overrides: dict, method: str) -> dict:
+    """The --set options one method gets: plain keys where its config has the field, then its own
+    `method.key` ones (so `--set segments=32 --set temporal_mae.segments=4` gives it 4)."""
+    from wsvad.methods import get_method
+
+    fields = get_method(method).Config.__dataclass_fields__
+    fixed = {k: v for k, v in overrides.items() if "." not in k and k in fields}
+    fixed.update({k.split(".", 1)[1]: v for k, v in overrides.items() if k.split(".", 1)[0] == method and "." in k})
+    return fixed
+
+
+def _check_set_keys(overrides: dict, methods: list[str]) -> None:
+    from wsvad.methods import get_method, list_methods
+
+    for key in overrides:
+        target, dot, field = key.partition(".")
+        if dot:
+            if target not in list_methods():
+                raise ConfigError(f"--set {key}: no method {target!r}")
+            if target not in methods:
+                raise ConfigError(f"--set {key}: {target} is not in --methods")
+            if field not in get_method(target).Config.__dataclass_fields__:
+                raise ConfigError(f"--set {key}: {target} has no option {field!r}")
+        elif not any(key in get_method(m).Config.__dataclass_fields__ for m in methods):
+            raise ConfigError(f"--set {key}: no selected method has this option")
 
 
 def validate(opts: SweepOptions) -> dict:
     """Check everything that can be checked locally; returns each method's search space."""
     from wsvad.features import read_manifest
     from wsvad.methods import get_method, make_config
+    from wsvad.protocol import SELECTABLE_METRICS
     from sweeps.spaces import load_space
 
     if not opts.methods:
@@ -126,6 +159,9 @@ def validate(opts: SweepOptions) -> dict:
         value = getattr(opts, name)
         if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if opts.select_metric and opts.select_metric not in SELECTABLE_METRICS:
+        raise ConfigError(f"--select-metric {opts.select_metric!r}: choose one of {', '.join(SELECTABLE_METRICS)} "
+                          "(higher is better)")
     gpu_fraction(opts)  # raises on a bad --gpus-per-trial
     if not opts.name or "/" in opts.name or opts.name.startswith("."):
         raise ConfigError(f"--name must be a plain name, got {opts.name!r}")
@@ -135,12 +171,9 @@ def validate(opts: SweepOptions) -> dict:
     spaces = {}
     for method in opts.methods:
         cls = get_method(method)  # unknown names fail here
-        fixed = {k: v for k, v in opts.overrides.items() if k in {f for f in cls.Config.__dataclass_fields__}}
-        make_config(cls, fixed)
+        make_config(cls, fixed_for(opts.overrides, method))
         spaces[method] = load_space(method, Path(opts.spaces_dir) if opts.spaces_dir else None)
-    unknown = [k for k in opts.overrides if not any(k in get_method(m).Config.__dataclass_fields__ for m in opts.methods)]
-    if unknown:
-        raise ConfigError(f"--set {unknown[0]}: no selected method has this option")
+    _check_set_keys(opts.overrides, opts.methods)
     return spaces
 
 

@@ -42,9 +42,11 @@ def run_retrain(opts: RetrainOptions) -> list[dict]:
         if not shared:
             import ray
 
-            fs = load_feature_set(plan.features)
+            loaded = [load_feature_set(plan.features)]   # a bad feature set fails before Ray starts
             _init_ray(opts)
-            shared.append(ray.put(fs))  # once: every seed run on a node reads these arrays without a copy
+            # once: every seed run on a node reads these arrays without a copy; the driver keeps only
+            # the reference, so the loaded copy is freed as soon as it is in the store
+            shared.append(ray.put(loaded.pop()))
         return shared[0]
 
     return [_retrain_method(plan, mp, opts, feature_set_ref, tracker) for mp in plan.methods]
@@ -93,7 +95,7 @@ def _fit_seeds(plan: RetrainPlan, mp: MethodPlan, opts: RetrainOptions, ref, tra
 
     fraction = mp.gpu_fraction if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
     settings = {"fixed": mp.fixed, "seed": plan.seeds[0], "max_steps": plan.max_steps, "max_epochs": plan.max_epochs,
-                "select_on": plan.select_on, "val_fraction": plan.val_fraction,
+                "select_on": plan.select_on, "select_metric": plan.select_metric, "val_fraction": plan.val_fraction,
                 "evals_per_trial": plan.evals_per_trial, "cpus_per_trial": plan.cpus_per_trial,
                 "gpu_fraction": fraction}
     trainable = tune.with_resources(

@@ -40,6 +40,7 @@ def run_trial(config: dict, *, feature_set_ref, method: str, settings: dict) -> 
     overrides = {**settings["fixed"], **config}
     options = TrainOptions(seed=seed, max_steps=settings["max_steps"], max_epochs=settings["max_epochs"],
                            select_on=settings["select_on"], val_fraction=settings["val_fraction"],
+                           select_metric=settings.get("select_metric") or None,
                            protocol=Protocol(), device=device)
     trainer = Trainer(fs, method, overrides, options)
     trainer.eval_every = max(1, -(-trainer.total_steps // settings["evals_per_trial"]))
@@ -49,6 +50,17 @@ def run_trial(config: dict, *, feature_set_ref, method: str, settings: dict) -> 
     if checkpoint is not None:
         with checkpoint.as_directory() as d:
             trainer.load_state_dict(torch.load(Path(d) / TRAINER_STATE, map_location="cpu", weights_only=True))
+
+    selected: list = []   # the selected model's module, built once per trial and refilled at each report
+
+    def selected_model(t: Trainer):
+        # Built once: VadCLIP and TPWNG build a CLIP text tower with the model (seconds each time), and
+        # outside the trainer's RNG stream, so checkpointing never shifts the trial's random numbers.
+        if not selected:
+            with torch.random.fork_rng(devices=[]):
+                selected.append(t.method_cls(t.config, fs.dim, class_names=t.class_names))
+        selected[0].load_state_dict(t.best_state)
+        return selected[0]
 
     def report(step: int, record: dict, t: Trainer) -> None:
         metrics = {k: v for k, v in record.items()}
@@ -62,9 +74,7 @@ def run_trial(config: dict, *, feature_set_ref, method: str, settings: dict) -> 
         metrics["train_seconds"] = t.train_seconds  # compute inside the trial (benchmarks: slot efficiency)
         with tempfile.TemporaryDirectory() as d:
             torch.save(t.state_dict(), Path(d) / TRAINER_STATE)
-            best = t.method_cls(t.config, fs.dim, class_names=t.class_names)
-            best.load_state_dict(t.best_state)
-            save_checkpoint(Path(d) / MODEL, model=best, feature_set_hash=fs.hash, dataset=fs.dataset,
+            save_checkpoint(Path(d) / MODEL, model=selected_model(t), feature_set_hash=fs.hash, dataset=fs.dataset,
                             feature_set_provenance=fs.manifest.get("provenance"),
                             metrics={k.split("/", 1)[1]: v for k, v in t.best_metrics.items() if k.startswith("test/")},
                             extra={"selected_on": settings["select_on"], "selected_step": t.best_step,

@@ -97,6 +97,10 @@ from wsvad.errors import ConfigError
 GT_LENGTHS = ("snippets", "frames")
 ENDS = ("inclusive", "exclusive")
 NAN = float("nan")
+# Metrics a model can be selected on (higher is better; `far` is not: lower is).
+# `neg_loss` is the validation loss negated, what one-class methods select on.
+SELECTABLE_METRICS = ("auc", "auc_abnormal", "ap", "pr_auc_trapz", "video_auc", "video_ap", "video_accuracy",
+                      "video_precision", "video_recall", "video_f1", "neg_loss")
 VIDEO_METRICS = (
     "video_auc",
     "video_ap",

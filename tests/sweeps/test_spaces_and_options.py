@@ -56,3 +56,42 @@ def test_gpu_packing_arithmetic():
     assert fraction_for(1 * gib, 6 * gib) == pytest.approx(1 / 3)
     assert trials_per_card(100 * 2**20, 6 * gib) == 11
     assert trials_per_card(10 * gib, 6 * gib) == 1  # never zero: one trial gets the whole card
+
+
+def test_set_applies_plain_keys_where_they_exist_and_method_keys_to_that_method_only():
+    from sweeps.options import fixed_for
+
+    overrides = {"segments": "32", "batch_size": "8", "temporal_mae.segments": "4", "rtfm.k": "2"}
+    assert fixed_for(overrides, "temporal_mae") == {"segments": "4", "batch_size": "8"}
+    assert fixed_for(overrides, "rtfm") == {"segments": "32", "batch_size": "8", "k": "2"}
+    assert fixed_for(overrides, "mil") == {"segments": "32", "batch_size": "8"}
+
+
+@pytest.mark.parametrize("item, error", [
+    ("nosuch.segments=4", "no method 'nosuch'"),
+    ("vadclip.segments=4", "vadclip is not in --methods"),
+    ("rtfm.lambda_cl=1", "rtfm: unknown option 'lambda_cl'"),
+    ("rtfm.k=three", "k"),
+    ("no_such_option=1", "no selected method has this option"),
+])
+def test_bad_set_keys_fail_before_any_cluster_work(tmp_path, item, error):
+    from wsvad.toy import make_toy_feature_set
+
+    make_toy_feature_set(tmp_path / "features", videos=8, dim=8, snippets=6, crops=1, seed=0)
+    with pytest.raises(ConfigError, match=error):
+        validate(parse("--features", tmp_path / "features", "--methods", "rtfm,mil", "--set", item))
+
+
+@pytest.mark.parametrize("metric, ok", [("ap", True), ("video_auc", True), ("neg_loss", True),
+                                        ("far", False), ("test/auc", False), ("accuracy", False)])
+def test_select_metric_is_one_a_model_can_be_selected_on(tmp_path, metric, ok):
+    from wsvad.toy import make_toy_feature_set
+
+    make_toy_feature_set(tmp_path / "features", videos=8, dim=8, snippets=6, crops=1, seed=0)
+    opts = parse("--features", tmp_path / "features", "--methods", "mil", "--select-metric", metric)
+    assert opts.select_metric == metric
+    if ok:
+        validate(opts)
+    else:
+        with pytest.raises(ConfigError, match="higher is better"):
+            validate(opts)
