@@ -40,6 +40,7 @@ demo: $(STAMP)
 	rm -rf $(DEMO)
 	$(BIN)/wsvad toy-videos --out $(DEMO)/videos --videos 24
 	$(BIN)/wsvad extract --manifest $(DEMO)/videos/manifest.csv --dataset toy-videos --backbone effnet-lite0 \
+	    --workers 2 --cpus-per-worker 0.75 \
 	    --annotations $(DEMO)/videos/annotations.csv --annotation-format csv --out $(DEMO)/features
 	$(BIN)/wsvad sweep --features $(DEMO)/features --methods all --trials 2 --max-steps 20 --evals-per-trial 2 \
 	    --name demo --storage $(DEMO)/sweeps --tracking-uri $(DEMO_TRACKING) $(DEMO_SMALL)

@@ -28,8 +28,9 @@ def add_arguments(p):
     e.add_argument("--cpus-per-worker", type=float, default=1.0,
                    help="Ray CPUs per actor; torch runs ceil(this) threads")
     e.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPU fraction per actor, e.g. 0.25")
-    e.add_argument("--decode-cpus", type=float, default=1.0,
-                   help="Ray CPUs per decode task (e.g. 0.5 with --cpus-per-worker 1.5 on a 2-CPU box)")
+    e.add_argument("--decode-cpus", type=float, default=0.25,
+                   help="Ray CPUs per decode task; a fraction lets decoding overlap the actors on the same cores "
+                        "(on a CPU-only box of N cores: --workers N --cpus-per-worker 0.75, benchmarks/RESULTS.md)")
     e.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
                    help="autocast dtype of the backbone")
     e.add_argument("--dtype", choices=("float32", "float16"), default="float32", help="stored feature dtype")
