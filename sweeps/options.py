@@ -138,6 +138,22 @@ def _check_set_keys(overrides: dict, methods: list[str]) -> None:
             raise ConfigError(f"--set {key}: no selected method has this option")
 
 
+def _check_space_with_fixed(cls, method: str, space: dict, fixed: dict) -> None:
+    """Every value a trial can draw for one option (each choice, each bound) must make a valid config
+    with the fixed options, or the sweep would fail inside trials (e.g. temporal_mae's forecast_steps
+    4 against --set temporal_mae.segments=4)."""
+    from wsvad.methods import make_config
+
+    for key, spec in space.items():
+        values = spec.get("values") if spec.get("type") == "choice" else [spec.get("low"), spec.get("high")]
+        for value in values or []:
+            try:
+                make_config(cls, {**fixed, key: value})
+            except ConfigError as exc:
+                raise ConfigError(f"{method}: its search space can draw {key}={value!r}, which the fixed options "
+                                  f"do not allow ({exc}); change --set or the search space") from None
+
+
 def validate(opts: SweepOptions) -> dict:
     """Check everything that can be checked locally; returns each method's search space."""
     from wsvad.features import read_manifest
@@ -171,8 +187,14 @@ def validate(opts: SweepOptions) -> dict:
     spaces = {}
     for method in opts.methods:
         cls = get_method(method)  # unknown names fail here
-        make_config(cls, fixed_for(opts.overrides, method))
-        spaces[method] = load_space(method, Path(opts.spaces_dir) if opts.spaces_dir else None)
+        fixed = fixed_for(opts.overrides, method)
+        make_config(cls, fixed)
+        space = load_space(method, Path(opts.spaces_dir) if opts.spaces_dir else None)
+        # A fixed option is not searched: a trial's sampled value would otherwise override --set.
+        spaces[method] = {k: v for k, v in space.items() if k not in fixed}
+        if not spaces[method]:
+            raise ConfigError(f"--set fixes every option {method} searches ({', '.join(space)}): nothing to sweep")
+        _check_space_with_fixed(cls, method, spaces[method], fixed)
     _check_set_keys(opts.overrides, opts.methods)
     return spaces
 

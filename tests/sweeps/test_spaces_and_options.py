@@ -95,3 +95,23 @@ def test_select_metric_is_one_a_model_can_be_selected_on(tmp_path, metric, ok):
     else:
         with pytest.raises(ConfigError, match="higher is better"):
             validate(opts)
+
+
+def test_a_fixed_option_leaves_the_search_space(tmp_path):
+    from wsvad.toy import make_toy_feature_set
+
+    make_toy_feature_set(tmp_path / "features", videos=8, dim=8, snippets=6, crops=1, seed=0)
+    spaces = validate(parse("--features", tmp_path / "features", "--methods", "vadclip,rtfm", "--set", "layers=1",
+                            "--set", "rtfm.k=2"))
+    assert "layers" not in spaces["vadclip"] and "window" in spaces["vadclip"]   # --set wins: not sampled
+    assert "k" not in spaces["rtfm"] and "lr" in spaces["rtfm"]
+
+
+def test_a_search_space_value_the_fixed_options_forbid_fails_before_the_sweep(tmp_path):
+    from wsvad.toy import make_toy_feature_set
+
+    make_toy_feature_set(tmp_path / "features", videos=8, dim=8, snippets=6, crops=1, seed=0)
+    with pytest.raises(ConfigError, match="can draw forecast_steps=4.*forecast_steps must be in"):
+        validate(parse("--features", tmp_path / "features", "--methods", "temporal_mae",
+                       "--set", "temporal_mae.segments=4"))
+    validate(parse("--features", tmp_path / "features", "--methods", "temporal_mae", "--set", "temporal_mae.segments=6"))
