@@ -6,9 +6,10 @@ Measured here, per method, each (method, batch) in a fresh process on the CPU:
 - FLOPs of one train step (forward + backward, `torch.utils.flop_counter`: matmuls, convolutions,
   attention) and the number of aten operations it dispatches (≈ GPU kernel launches), at two small
   per-side batch sizes — both are linear in the batch, so the official batch's values follow;
-- the peak memory one train step adds to the process (`ru_maxrss` after the first step minus RSS
-  before it: activations, gradients, optimiser state), at the same two batch sizes, extrapolated
-  linearly to the official batch — float32 CPU tensors, the same bytes a GPU would hold for them.
+- the tensors a train step holds at its peak — the activations autograd saves for backward (unique
+  storages), the input, parameters, gradients and optimiser state — at the same two batch sizes,
+  extrapolated linearly to the official batch: float32, the bytes a GPU's allocator would hold
+  (its slack and the CUDA context aside); the RSS growth of the first step is printed as a check.
 
 Printed as a table and `--json`; `--report` writes the markdown. No GPU is used.
 
@@ -78,12 +79,36 @@ def measure(method: str, per_side: int) -> dict:
 
     with FlopCounterMode(display=False) as flops, Count():
         step()
+
+    # Tensor accounting (what a GPU's allocator would hold at the step's peak, allocator slack aside):
+    # the activations autograd saves for backward (unique storages), the input, the parameters, their
+    # gradients and the optimiser state.
+    saved: dict[int, int] = {}
+
+    def pack(t):
+        st = t.untyped_storage()
+        saved[st.data_ptr()] = max(saved.get(st.data_ptr(), 0), st.nbytes())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        total, _ = model.loss(model(batch.features), batch)
+    del total
+
+    def nbytes(ts):
+        return sum(t.numel() * t.element_size() for t in ts if torch.is_tensor(t))
+
+    params = list(model.parameters())
+    state = [v for s in optimizer.state.values() for v in s.values()]
+    tensor_bytes = {"activations": sum(saved.values()), "input": nbytes([batch.features]),
+                    "params": nbytes(params), "grads": nbytes(p for p in params if p.requires_grad),
+                    "optimizer": nbytes(state)}
     buf = io.BytesIO()
     best = {k: v.detach().clone() for k, v in model.state_dict().items()}
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "best_state": best}, buf)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {"method": method, "per_side": n, "samples": 2 * n, "crops": c, "segments": t, "dim": dim,
             "step_peak_bytes": peak - rss_before, "flops": int(flops.get_total_flops()), "ops": Count.ops,
+            "tensor_bytes": tensor_bytes, "tensor_peak_bytes": sum(tensor_bytes.values()),
             "params": sum(p.numel() for p in model.parameters()), "trainable_params": trainable,
             "checkpoint_bytes": buf.getbuffer().nbytes, "cpu_step_s": step_s,
             "official_per_side": config.batch_size, "max_steps": config.max_steps, "max_epochs": config.max_epochs}
@@ -126,12 +151,16 @@ def main() -> None:
                "points": points,
                "official_flops": extrapolate(a, b, "flops", official),
                "official_ops": extrapolate(a, b, "ops", official),
-               "official_peak_bytes": max(extrapolate(a, b, "step_peak_bytes", official), b["step_peak_bytes"])}
+               "official_rss_peak_bytes": max(extrapolate(a, b, "step_peak_bytes", official), b["step_peak_bytes"]),
+               "official_peak_bytes": extrapolate(a, b, "tensor_peak_bytes", official),
+               "official_activation_bytes": extrapolate({**a, "x": a["tensor_bytes"]["activations"]},
+                                                        {**b, "x": b["tensor_bytes"]["activations"]}, "x", official)}
         rows.append(row)
         print(f"{m:<8} params {row['params'] / 1e6:7.2f} M, checkpoint {row['checkpoint_bytes'] / 2**20:7.1f} MiB, "
               f"step at {official}+{official}: {row['official_flops'] / 1e12:7.2f} TFLOP, {row['official_ops']:6.0f} ops, "
-              f"peak +{row['official_peak_bytes'] / 2**30:6.2f} GiB (measured {a['step_peak_bytes'] / 2**20:.0f} MiB at "
-              f"{small}/side, {b['step_peak_bytes'] / 2**20:.0f} MiB at {large}/side)", flush=True)
+              f"tensors at the peak {row['official_peak_bytes'] / 2**30:6.2f} GiB (RSS growth of a step "
+              f"{a['step_peak_bytes'] / 2**20:.0f} MiB at {small}/side, {b['step_peak_bytes'] / 2**20:.0f} MiB at "
+              f"{large}/side)", flush=True)
     text = markdown(rows, small, large)
     print("\n" + text)
     if args.report:
@@ -145,12 +174,13 @@ def markdown(rows: list[dict], small: int, large: int) -> str:
            f"peak are **extrapolated linearly** from per-side batches {small} and {large} (all three are linear in the "
            "batch up to fixed terms). Official feature layouts as in the train-step benchmark.", "",
            "| method | samples × crops × S × D (official) | params | checkpoint per report | train-step FLOPs | "
-           "aten ops per step | step peak memory |", "|---|---|---|---|---|---|---|"]
+           "aten ops per step | tensors at the step's peak | of which activations |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         n = 2 * r["official_per_side"]
         out.append(f"| {r['method']} | {n} × {r['crops']} × {r['segments']} × {r['dim']} | {r['params'] / 1e6:.2f} M | "
                    f"{r['checkpoint_bytes'] / 2**20:.1f} MiB | {r['official_flops'] / 1e12:.2f} T | "
-                   f"{r['official_ops']:.0f} | {r['official_peak_bytes'] / 2**30:.2f} GiB |")
+                   f"{r['official_ops']:.0f} | {r['official_peak_bytes'] / 2**30:.2f} GiB | "
+                   f"{r['official_activation_bytes'] / 2**30:.2f} GiB |")
     return "\n".join(out)
 
 

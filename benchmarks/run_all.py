@@ -7,7 +7,7 @@ its section, and a summary of the issue-7 targets computed from the figures (not
 by hand). `--only` re-runs some benchmarks and re-assembles RESULTS.md from the stored outputs of
 the others.
 
-    python benchmarks/run_all.py [--only startup,mlflow_rate,train_step,train_step_realistic,sweep,extract]
+    python benchmarks/run_all.py [--only startup,train_step,train_step_realistic,sweep,extract,mlflow_rate,method_costs]
                                  [--assemble-only] [--quick]
 """
 
@@ -40,6 +40,8 @@ BENCHES = {
                 "Extraction: Ray Data pipeline vs the sequential decode → embed loop (target 3)"),
     "mlflow_rate": ("mlflow_rate.py", ([], ["--seconds", "3"]),
                     "MLflow tracking server write rate (for docs/scaling.md)"),
+    "method_costs": ("method_costs.py", ([], ["--methods", "mil,cliptsa"]),
+                     "Per-method step costs: FLOPs, ops, memory, checkpoint bytes (for docs/scaling.md)"),
 }
 
 
@@ -68,10 +70,17 @@ def machine() -> list[str]:
             pass
     return [f"- Machine: {platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPU cores{mem}, no GPU; "
             f"Python {platform.python_version()}; {', '.join(versions)}.",
-            "- **The machine was shared**: 4 other agents were building and testing in the same repository on the "
-            "same 2 cores during these runs (load averages are given per run). Absolute timings are noisy; every "
-            "figure that matters is a ratio of two paths measured within one run, interleaved where possible.",
+            "- Load averages are given per run: above the core count, other jobs shared the cores. Absolute "
+            "timings are noisy; every figure that matters is a ratio of two paths measured within one run, "
+            "interleaved where possible.",
+            *note(),
             "- No GPU was lent to this session: the GPU targets (6) are **unmeasured**."]
+
+
+def note() -> list[str]:
+    """What the person running the benchmarks knew about the machine (benchmarks/results/NOTE.md)."""
+    path = RESULTS / "NOTE.md"
+    return [path.read_text().strip()] if path.is_file() else []
 
 
 def run(name: str, quick: bool, extra: list[str]) -> None:
@@ -149,7 +158,8 @@ def targets() -> list[str]:
                     f"{st['help_s']:.3f} s (slowest `<command> --help` {st['worst_command_help_s']:.3f} s); heavy "
                     f"imports at `--help`: {', '.join(st['help_heavy']) or 'none'} | "
                     f"{yes(st['help_s'] < 1 and not st['help_heavy'])} |")
-    rows.append("| 5 | demo time | measured by the coordinator (README) | — |")
+    rows.append("| 5 | `make demo` under 10 min on 2 cores, install excluded | timed by hand with `time make demo` "
+                "on a fresh clone; the figure is in README.md | see README |")
     rows.append("| 6 | GPU targets | no GPU lent to this session | **unmeasured** |")
     return rows
 
