@@ -142,8 +142,10 @@ def targets() -> list[str]:
     if sw:
         rows.append(f"| 2 | 16 trials ≥ 20 s on 2 cores at ≥ 0.9× the trials/hour of a plain loop (same threads) | "
                     f"{sw['trials']} trials of {sw['mean_trial_compute_s']:.0f} s: {sw['ratio_same_threads']:.2f}× "
-                    f"(loop at {sw['loop_threads']} thread/trial), {sw['ratio_all_threads']:.2f}× (loop at "
-                    f"{sw['slots']} threads/trial); overhead {sw['overhead_per_trial_s']:.1f} s/trial, slot efficiency "
+                    f"(loop at {sw['loop_threads']} thread/trial)"
+                    + (f", {sw['ratio_all_threads']:.2f}× (loop at {sw['slots']} threads/trial)"
+                       if sw['ratio_all_threads'] == sw['ratio_all_threads'] else "")
+                    + f"; overhead {sw['overhead_per_trial_s']:.1f} s/trial, slot efficiency "
                     f"{sw['slot_efficiency']:.2f}; feature set once: {'yes' if sw['feature_set_once'] else 'no'} | "
                     f"{yes(sw['ratio_same_threads'] >= 0.9 and sw['feature_set_once'])} |")
     ex = load("extract")
