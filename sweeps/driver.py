@@ -220,7 +220,10 @@ def _fit_method(method: str, space: dict, opts: SweepOptions, fs, ref, tracker: 
             run_config=tune.RunConfig(
                 name=method, storage_path=base, callbacks=[callback], verbose=0,
                 failure_config=tune.FailureConfig(max_failures=opts.max_failures),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
+                # One checkpoint per trial: it holds the trainer state and the selected model, which is
+                # all a retry, a resume or the best-trial artifact needs; two doubled the disk (make demo
+                # wrote 24 GB with 1280-d features).
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
         )
     try:
         grid = tuner.fit()

@@ -120,7 +120,10 @@ def _fit_seeds(plan: RetrainPlan, mp: MethodPlan, opts: RetrainOptions, ref, tra
             run_config=tune.RunConfig(
                 name=name, storage_path=plan.tune_dir, callbacks=[callback], verbose=0,
                 failure_config=tune.FailureConfig(max_failures=opts.max_failures),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
+                # One checkpoint per trial: it holds the trainer state and the selected model, which is
+                # all a retry, a resume or the best-trial artifact needs; two doubled the disk (make demo
+                # wrote 24 GB with 1280-d features).
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
         )
     try:
         grid = tuner.fit()
