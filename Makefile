@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml
 
 # Small versions of the heavy architectures so that all ten methods sweep on 2 CPU cores in minutes
 # (VadCLIP, whose prompts run through CLIP's text block at every step, is the longest: half its batch).
-# The toy clips are 7-10 snippets long: Temporal MAE's windows (16 by default) would each cover a whole
-# clip and give every frame of a clip one score, so it gets windows of 6 (its forecasting head, which the search can switch on, predicts 4).
+# The toy clips are 6-10 snippets long: Temporal MAE's windows (the segments=32 above) would each cover a
+# whole clip and give every frame of a clip one score, so it gets windows of 6 (its forecasting head, which
+# the search can switch on, predicts 4).
 DEMO_SMALL := --set batch_size=8 --set segments=32 --set text_layers=1 --set task_dim=32 --set dims=32,64 \
               --set depths=1,1 --set dim_head=32 --set mgfn_types=gb,fb --set layers=1 \
               --set temporal_mae.segments=6 --set vadclip.batch_size=4

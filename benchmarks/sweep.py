@@ -223,10 +223,9 @@ def main() -> None:
         tmp = Path(tmp)
         # Made in a child too: generating it here would leave its temporaries in this process's heap
         # (the allocator keeps them), and this process's RSS is reported as the sweep driver's.
-        subprocess.run([sys.executable, "-c", "import sys; from wsvad.toy import make_toy_feature_set; "
-                        "make_toy_feature_set(sys.argv[1], videos=int(sys.argv[2]), dim=int(sys.argv[3]), "
-                        "snippets=int(sys.argv[4]), seed=0)", str(tmp / "features"), str(args.videos), str(args.dim),
-                        str(args.snippets)], check=True)
+        subprocess.run([str(Path(sys.executable).parent / "wsvad"), "toy-features", "--out", str(tmp / "features"),
+                        "--videos", str(args.videos), "--dim", str(args.dim), "--snippets", str(args.snippets),
+                        "--seed", "0"], check=True, stdout=subprocess.DEVNULL)
         # Calibrate in a child, so that this process (the sweep's driver) holds only what the sweep needs.
         spec = tmp / "calibrate.json"
         spec.write_text(json.dumps({"features": str(tmp / "features"), "method": args.method, "fixed": fixed,

@@ -70,7 +70,7 @@ def extract(out, dataset: str, backbone: str, *, videos=None, manifest=None, spl
             train_list=None, test_list=None, crops: int = 1, frames_per_snippet: int = 16, batch_size: int = 32,
             workers: int = 1, cpus_per_worker: float = 1.0, gpus_per_worker: float = 0.0, decoder: str = "decord",
             precision: str = "fp32", dtype: str = "float32", annotations=None, annotation_format: str | None = None,
-            decode_cpus: float = 0.25, address: str | None = None, num_cpus: int | None = None,
+            decode_cpus: float = PoolSpec.decode_cpus, address: str | None = None, num_cpus: int | None = None,
             progress_every: float = 10.0, stream=None) -> ExtractionSummary:
     stream = stream if stream is not None else sys.stderr
     _check_options(dataset, crops, frames_per_snippet, batch_size, workers, cpus_per_worker, gpus_per_worker,

@@ -158,7 +158,7 @@ def validate(opts: SweepOptions) -> dict:
     """Check everything that can be checked locally; returns each method's search space."""
     from wsvad.features import read_manifest
     from wsvad.methods import get_method, make_config
-    from wsvad.protocol import SELECTABLE_METRICS
+    from wsvad.protocol import check_select_metric
     from sweeps.spaces import load_space
 
     if not opts.methods:
@@ -175,9 +175,8 @@ def validate(opts: SweepOptions) -> dict:
         value = getattr(opts, name)
         if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    if opts.select_metric and opts.select_metric not in SELECTABLE_METRICS:
-        raise ConfigError(f"--select-metric {opts.select_metric!r}: choose one of {', '.join(SELECTABLE_METRICS)} "
-                          "(higher is better)")
+    if opts.select_metric:
+        check_select_metric(opts.select_metric)
     gpu_fraction(opts)  # raises on a bad --gpus-per-trial
     if not opts.name or "/" in opts.name or opts.name.startswith("."):
         raise ConfigError(f"--name must be a plain name, got {opts.name!r}")

@@ -42,11 +42,11 @@ def run_retrain(opts: RetrainOptions) -> list[dict]:
         if not shared:
             import ray
 
-            loaded = [load_feature_set(plan.features)]   # a bad feature set fails before Ray starts
+            fs = load_feature_set(plan.features)
             _init_ray(opts)
             # once: every seed run on a node reads these arrays without a copy; the driver keeps only
-            # the reference, so the loaded copy is freed as soon as it is in the store
-            shared.append(ray.put(loaded.pop()))
+            # the reference (this function's copy goes when it returns)
+            shared.append(ray.put(fs))
         return shared[0]
 
     return [_retrain_method(plan, mp, opts, feature_set_ref, tracker) for mp in plan.methods]

@@ -174,11 +174,16 @@ class Tracker:
         """Read which steps a reopened run already holds (one history call per metric key)."""
         self._reopened.discard(run_id)
         keys = list(self._write(lambda: self.client.get_run(run_id)).data.metrics)
-        high = self._high.setdefault(run_id, {})
         for key in keys:
             history = self._write(lambda: self.client.get_metric_history(run_id, key))
             if history:
-                high[key] = max(high.get(key, -1), max(m.step for m in history))
+                self._hold(run_id, [key], max(m.step for m in history))
+
+    def _hold(self, run_id: str, keys, step: int) -> None:
+        """Record that `run_id` holds (sent or buffered) `keys` at `step`."""
+        high = self._high.setdefault(run_id, {})
+        for key in keys:
+            high[key] = max(high.get(key, -1), int(step))
 
     def end(self, run_id: str, status: str = "FINISHED", reason: str | None = None) -> None:
         self.flush_all()  # a run is closed only after every metric it logged has landed
@@ -214,9 +219,9 @@ class Tracker:
         if once_per_step:
             if run_id in self._reopened:
                 self._learn_steps(run_id)
-            high = self._high.setdefault(run_id, {})
+            high = self._high.get(run_id, {})
             clean = {k: v for k, v in clean.items() if int(step) > high.get(k, -1)}
-            high.update(dict.fromkeys(clean, int(step)))
+            self._hold(run_id, clean, step)
         if clean:
             self._pending.append((run_id, clean, int(step), int(time.time() * 1000)))
         self.flush(attempts=1)  # never blocks the driver: what fails now stays buffered
@@ -255,9 +260,7 @@ class Tracker:
         """Put saved rows back in front of the buffer, in their order; sent with the next flush."""
         self._pending.extendleft(reversed([(r, dict(v), int(step), int(ts)) for r, v, step, ts in rows]))
         for run_id, values, step, _ in rows:
-            high = self._high.setdefault(run_id, {})
-            for key in values:
-                high[key] = max(high.get(key, -1), int(step))
+            self._hold(run_id, values, step)
 
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self._write(lambda: self.client.log_artifact(run_id, str(path), artifact_path))

@@ -101,6 +101,15 @@ NAN = float("nan")
 # `neg_loss` is the validation loss negated, what one-class methods select on.
 SELECTABLE_METRICS = ("auc", "auc_abnormal", "ap", "pr_auc_trapz", "video_auc", "video_ap", "video_accuracy",
                       "video_precision", "video_recall", "video_f1", "neg_loss")
+
+
+def check_select_metric(metric: str) -> None:
+    """A model is selected on the maximum of its metric: refuse names that are not computed, or lower-is-better."""
+    if metric not in SELECTABLE_METRICS and not metric.startswith("neg_loss/"):  # neg_loss/<term> too
+        raise ConfigError(f"--select-metric {metric!r}: choose one of {', '.join(SELECTABLE_METRICS)} "
+                          "(higher is better)")
+
+
 VIDEO_METRICS = (
     "video_auc",
     "video_ap",

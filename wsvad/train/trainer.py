@@ -35,7 +35,7 @@ import torch
 from wsvad.errors import ConfigError, WsvadError
 from wsvad.features import FeatureSet
 from wsvad.methods import get_method, make_config
-from wsvad.protocol import Evaluation, Protocol
+from wsvad.protocol import Evaluation, Protocol, check_select_metric
 from wsvad.train.bags import (
     BagSampler,
     WindowSampler,
@@ -147,6 +147,8 @@ class Trainer:
                 self.optimizer.add_param_group({"params": list(self.loss_scaling.parameters()), "weight_decay": 0.0})
         self.total_steps = self._total_steps()
         self.eval_every = opts.eval_every or max(1, self.total_steps // 10)
+        if opts.select_metric:
+            check_select_metric(opts.select_metric)
         self.select_metric = opts.select_metric or self._default_select_metric()
 
         self.step = 0

@@ -158,3 +158,9 @@ def test_gv_vad_synthetic_loss_scaling_in_training(tmp_path):
     for _ in range(3):
         out = learn.train_step()
     assert out["train/vlr"] != 0.5  # VLR is learned
+
+
+def test_a_lower_is_better_metric_is_refused_for_selection(small_toy):
+    # selection keeps the maximum: selecting on the false-alarm rate would keep the worst model
+    with pytest.raises(ConfigError, match="higher is better"):
+        train(small_toy, "mil", None, TrainOptions(max_steps=2, select_metric="far"))
