@@ -44,8 +44,21 @@ MIB = 2**20
 
 # --- the plain loop (also run as a child process: --_loop) -----------------------------------------
 
+def claim(claims: Path | None, i: int) -> bool:
+    """Trial `i` is this loop's if it creates the claim file first: side-by-side loops take the next
+    unclaimed trial when they finish one, as the sweep's scheduler does (a fixed split would leave
+    one loop idle while the other finishes its longer trials, and flatter the sweep)."""
+    if claims is None:
+        return True
+    try:
+        os.close(os.open(claims / f"{i}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        return False
+
+
 def plain_loop(features: str, method: str, configs: list[dict], fixed: dict, threads: int, max_steps: int,
-               evals: int) -> dict:
+               evals: int, claims: Path | None = None) -> dict:
     """The same trials as the sweep's trainable, minus Ray, Tune, checkpoints and MLflow."""
     import torch
 
@@ -57,7 +70,9 @@ def plain_loop(features: str, method: str, configs: list[dict], fixed: dict, thr
     fs = load_feature_set(features)
     load_s = time.perf_counter() - started
     setup, fit = [], []
-    for config in configs:
+    for i, config in enumerate(configs):
+        if not claim(claims, i):
+            continue
         t0 = time.perf_counter()
         trainer = Trainer(fs, method, {**fixed, **config}, TrainOptions(seed=0, max_steps=max_steps, select_on="val"))
         trainer.eval_every = max(1, -(-trainer.total_steps // evals))     # as sweeps/trainable.py
@@ -70,12 +85,15 @@ def plain_loop(features: str, method: str, configs: list[dict], fixed: dict, thr
 
 def side_by_side(features: str, method: str, configs: list[dict], fixed: dict, slots: int, max_steps: int,
                  evals: int, tmp: Path) -> dict:
-    """`slots` plain loops in parallel processes, 1 thread each; wall from launch to the last exit."""
+    """`slots` plain loops in parallel processes, 1 thread each, taking the next unclaimed trial as
+    they go; wall from launch to the last exit."""
     procs = []
+    claims = tmp / "claims"
+    claims.mkdir()
     started = time.perf_counter()
     for i in range(slots):
         spec = tmp / f"loop{i}.json"
-        spec.write_text(json.dumps({"features": features, "method": method, "configs": configs[i::slots],
+        spec.write_text(json.dumps({"features": features, "method": method, "configs": configs, "claims": str(claims),
                                     "fixed": fixed, "max_steps": max_steps, "evals": evals}))
         procs.append(subprocess.Popen([sys.executable, __file__, "--_loop", str(spec)], stdout=subprocess.PIPE,
                                       text=True))
@@ -84,7 +102,7 @@ def side_by_side(features: str, method: str, configs: list[dict], fixed: dict, s
     if any(p.returncode for p in procs):
         raise SystemExit("a side-by-side loop failed")
     return {"wall_s": wall, "setup_s": [s for o in outs for s in o["setup_s"]],
-            "fit_s": [s for o in outs for s in o["fit_s"]]}
+            "fit_s": [s for o in outs for s in o["fit_s"]], "loop_walls_s": [o["wall_s"] for o in outs]}
 
 
 # --- calibration ------------------------------------------------------------------------------------
@@ -114,11 +132,12 @@ def calibrate(fs, method: str, fixed: dict, target: float, evals: int, probe_ste
 class MemorySampler(threading.Thread):
     """Peak RSS / USS of this driver and of every process it started (Ray's), and the object store."""
 
-    def __init__(self, gcs_address: str, every: float = 1.0):
+    def __init__(self, gcs_address: str, every: float = 1.0, maps_every: int = 5):
         super().__init__(daemon=True)
         import psutil
 
-        self.psutil, self.gcs, self.every = psutil, gcs_address, every
+        self.psutil, self.gcs, self.every, self.maps_every = psutil, gcs_address, every, maps_every
+        self.samples = 0
         self.me = psutil.Process()
         self.peaks: dict[int, dict] = {}
         self.store_mib = 0.0
@@ -127,6 +146,11 @@ class MemorySampler(threading.Thread):
     def sample(self) -> None:
         from ray._private.internal_api import memory_summary
 
+        # The full memory maps (for the store's pages) and the store's summary cost far more than
+        # RSS/USS (smaps_rollup): taken every `maps_every`-th sample only, so that measuring the
+        # sweep does not slow the trials it measures.
+        maps = self.samples % self.maps_every == 0
+        self.samples += 1
         for p in [self.me, *self.me.children(recursive=True)]:
             try:
                 info = p.memory_full_info()
@@ -134,7 +158,7 @@ class MemorySampler(threading.Thread):
             except (self.psutil.Error, OSError):
                 continue
             try:   # the object store's shared pages this process maps (/dev/shm/plasma*)
-                store = [m for m in p.memory_maps(grouped=True) if "/plasma" in m.path]
+                store = [m for m in p.memory_maps(grouped=True) if "/plasma" in m.path] if maps else []
             except (self.psutil.Error, OSError):
                 store = []
             peak = self.peaks.setdefault(p.pid, {"title": title, "rss": 0, "uss": 0, "store_rss": 0, "store_pss": 0})
@@ -143,6 +167,8 @@ class MemorySampler(threading.Thread):
             peak["rss"], peak["uss"] = max(peak["rss"], info.rss), max(peak["uss"], info.uss)
             peak["store_rss"] = max(peak["store_rss"], sum(m.rss for m in store))
             peak["store_pss"] = max(peak["store_pss"], sum(m.pss for m in store))
+        if not maps:
+            return
         try:
             text = memory_summary(address=self.gcs, stats_only=True)
             m = re.search(r"Plasma memory usage (\d+) MiB", text)
@@ -152,6 +178,9 @@ class MemorySampler(threading.Thread):
             pass
 
     def run(self) -> None:
+        from sweeps.background import lowest_priority
+
+        lowest_priority()  # a sampler at normal priority took CPU from the trials it measured
         while not self.stop.wait(self.every):
             self.sample()
 
@@ -209,7 +238,7 @@ def main() -> None:
     if args._loop:
         spec = json.loads(Path(args._loop).read_text())
         print(json.dumps(plain_loop(spec["features"], spec["method"], spec["configs"], spec["fixed"], 1,
-                                    spec["max_steps"], spec["evals"])))
+                                    spec["max_steps"], spec["evals"], Path(spec["claims"]))))
         return
 
     import ray
@@ -295,7 +324,8 @@ def main() -> None:
         "in_trial_overhead_s": sum(in_trial) / max(len(in_trial), 1),
         "trainer_setup_s": sum(setup) / len(setup),
         "between_trials_s": (total * slots - sum(t["time_total_s"] for t in tune)) / n,
-        "loops": {k: {"label": v["label"], "wall_s": v["wall_s"], "ratio": v["wall_s"] / total} for k, v in loops.items()},
+        "loops": {k: {"label": v["label"], "wall_s": v["wall_s"], "ratio": v["wall_s"] / total,
+                      "sum_fit_s": sum(v["fit_s"]), "loop_walls_s": v.get("loop_walls_s")} for k, v in loops.items()},
         "memory": memory, "load_end": os.getloadavg()[0],
     }
     figures["ratio_same_threads"] = figures["loops"].get("side", figures["loops"].get("seq1", {"ratio": float("nan")}))["ratio"]
@@ -332,6 +362,12 @@ def markdown(f: dict) -> str:
             f"{f['in_trial_overhead_s']:.1f} s inside the trial (trainer set-up — {f['trainer_setup_s']:.1f} s in the plain "
             f"loop too — plus {f['evals']} checkpointed reports) and {f['between_trials_s']:.1f} s between trials "
             f"(Ray start-up, scheduling, the driver's MLflow writes and experiment snapshots, the last trial's idle slot).",
+            *[f"- The same trials' compute: Σ {f['sum_compute_s']:.0f} s inside the sweep, Σ {v['sum_fit_s']:.0f} s in "
+              f"the {v['label'].split(',')[0]} ({f['sum_compute_s'] / v['sum_fit_s']:.2f}×: above 1, the cores' other "
+              f"users — Ray's processes, the driver — slowed the trials down)"
+              + (f"; the loops ended after {', '.join(f'{w:.0f}' for w in v['loop_walls_s'])} s" if v.get('loop_walls_s')
+                 else "") + "."
+              for v in f["loops"].values() if v.get("sum_fit_s")],
             f"- Memory, peaks sampled every second during the sweep: driver RSS {m['driver_rss_mib']:.0f} MiB "
             f"(USS {m['driver_uss_mib']:.0f}); object store {m['object_store_mib']:.0f} MiB for a "
             f"{f['feature_set_mib']:.0f} MiB feature set (one object); trial workers: "

@@ -6,6 +6,7 @@ from ray.tune import Callback
 
 import functools
 
+from sweeps.background import Background
 from sweeps.tracking import Tracker, TrackingError
 
 # Tune's own bookkeeping keys, not worth an MLflow metric.
@@ -28,7 +29,8 @@ def _remember_tracking_errors(hook):
 
 
 class MLflowTrials(Callback):
-    def __init__(self, tracker: Tracker, parent_id: str, sweep: str, method: str, fixed_params: dict, tags: dict):
+    def __init__(self, tracker: Tracker, parent_id: str, sweep: str, method: str, fixed_params: dict, tags: dict,
+                 plotter: Background | None = None):
         self.tracker = tracker
         self.parent_id = parent_id
         self.sweep = sweep
@@ -38,15 +40,18 @@ class MLflowTrials(Callback):
         self.runs: dict[str, str] = {}   # trial_id -> MLflow run id
         self.restores: dict[str, int] = {}
         self.fatal: TrackingError | None = None
-        self._plotter = None             # one background thread draws plots; Tune's loop never waits on matplotlib
-        self._plot_jobs: list = []
+        # Plots are drawn by one low-priority thread: Tune's loop never waits on matplotlib, and the
+        # trials beside the driver lose no CPU to it. A sweep shares one plotter across its methods
+        # (and waits for it once, at its end); without one the callback keeps its own.
+        self._owns_plotter = plotter is None
+        self._plotter = plotter if plotter is not None else Background("wsvad-plots")
 
     def __getstate__(self):
         # Tune pickles its RunConfig (tuner.pkl); an MLflow client does not survive that, and a
         # resumed driver attaches a fresh callback anyway (driver._attach_callback).
         state = dict(self.__dict__)
         state["tracker"] = None
-        state["_plotter"], state["_plot_jobs"] = None, []
+        state["_plotter"] = None
         return state
 
     def run_for(self, trial) -> str:
@@ -94,23 +99,21 @@ class MLflowTrials(Callback):
               flush=True)
 
     def _draw_plots_later(self, run_id: str, trial) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
         checkpoint = getattr(trial, "checkpoint", None)
         if checkpoint is None:
             return
-        if self._plotter is None:
-            self._plotter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wsvad-plots")
-        self._plot_jobs.append(self._plotter.submit(log_plots, self.tracker, run_id, checkpoint, trial.trial_id))
+        if self._plotter is None:  # unpickled (a restored Tuner's copy): plots still get drawn
+            self._plotter, self._owns_plotter = Background("wsvad-plots"), True
+        self._plotter.submit(log_plots, self.tracker, run_id, checkpoint, trial.trial_id)
 
     def wait_for_plots(self) -> None:
         """Every submitted plot logged (or its failure printed); called before the sweep reports."""
-        for job in self._plot_jobs:
-            job.result()
-        self._plot_jobs.clear()
+        if self._plotter is not None:
+            self._plotter.wait()
 
     def on_experiment_end(self, trials, **info):
-        self.wait_for_plots()
+        if self._owns_plotter:  # a shared plotter is waited for by its owner, once
+            self.wait_for_plots()
 
     @_remember_tracking_errors
     def on_trial_error(self, iteration, trials, trial, **info):

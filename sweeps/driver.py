@@ -61,7 +61,10 @@ def run_sweep(opts: SweepOptions) -> dict:
 
     import ray
 
+    from sweeps.background import Background
+
     _init_ray(opts)
+    plotter = Background("wsvad-plots")  # one low-priority plot thread for the whole sweep
     try:
         ref = ray.put(fs)  # once per sweep: every trial on a node reads these arrays without a copy
         # From here on the driver too reads the store's copy (ray.get of numpy arrays is a zero-copy
@@ -72,13 +75,17 @@ def run_sweep(opts: SweepOptions) -> dict:
                 print(f"[{method}] already finished in this sweep; skipping", flush=True)
                 continue
             started = time.time()
-            summary = _fit_method(method, spaces[method], opts, fs, ref, tracker, parent)
+            summary = _fit_method(method, spaces[method], opts, fs, ref, tracker, parent, plotter)
             summary["wall_seconds"] = round(time.time() - started, 1)
             record["completed"][method] = summary
             sweep_state.save_state(opts.storage, opts.name, record)
+        # The last trials' plots: drawn now that no trial needs the cores. Earlier methods' plots were
+        # drawn in the gaps while later methods ran, so a method never waits for its predecessor's.
+        plotter.wait()
         _log_summary(tracker, parent, record)
         tracker.end(parent, "FINISHED")
     except BaseException as exc:
+        plotter.close(wait=False)  # plots are views of finished runs; their metrics and checkpoints are logged
         _close_parent_after_failure(tracker, parent, exc)
         if tracker.pending:  # never lose a metric: --resume sends these first
             sweep_state.save_pending(opts.storage, opts.name, tracker.export_pending())
@@ -151,7 +158,8 @@ def _trial_gpu_fraction(opts: SweepOptions, method: str, fs) -> float:
         return 0.0
     crops = int(fs.num_crops.max())
     fixed_options = _fixed_overrides(opts, method)
-    measured = ray.get(ray.remote(num_gpus=1)(gpu.calibrate).remote(method, fs.dim, crops, None, fixed_options))
+    measured = ray.get(ray.remote(num_gpus=1)(gpu.calibrate).remote(method, fs.dim, crops, None, fixed_options,
+                                                                     opts.amp))
     if not measured["peak_bytes"]:
         print(f"[{method}] the cluster declares GPUs but none is usable here: trials run on CPU", flush=True)
         return 0.0
@@ -166,7 +174,8 @@ def _fixed_overrides(opts: SweepOptions, method: str) -> dict:
     return fixed_for(opts.overrides, method)
 
 
-def _fit_method(method: str, space: dict, opts: SweepOptions, fs, ref, tracker: Tracker, parent: str) -> dict:
+def _fit_method(method: str, space: dict, opts: SweepOptions, fs, ref, tracker: Tracker, parent: str,
+                plotter=None) -> dict:
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
     from ray.tune.search import BasicVariantGenerator
@@ -178,7 +187,7 @@ def _fit_method(method: str, space: dict, opts: SweepOptions, fs, ref, tracker: 
     fraction = _trial_gpu_fraction(opts, method, fs)
     settings = {"fixed": _fixed_overrides(opts, method), "seed": opts.seed, "max_steps": opts.max_steps,
                 "max_epochs": opts.max_epochs, "select_on": opts.select_on, "val_fraction": opts.val_fraction,
-                "select_metric": opts.select_metric,
+                "select_metric": opts.select_metric, "amp": opts.amp,
                 "evals_per_trial": opts.evals_per_trial, "cpus_per_trial": opts.cpus_per_trial,
                 "gpu_fraction": fraction}
     trainable = tune.with_resources(
@@ -187,10 +196,10 @@ def _fit_method(method: str, space: dict, opts: SweepOptions, fs, ref, tracker: 
     base = sweep_state.sweep_dir(opts.storage, opts.name)
     path = f"{base}/{method}"
     fixed_params = {"method": method, "seed": opts.seed, "max_steps": opts.max_steps, "max_epochs": opts.max_epochs,
-                    "select_on": opts.select_on, "gpu_fraction": fraction,
+                    "select_on": opts.select_on, "gpu_fraction": fraction, "amp": opts.amp,
                     **{f"set.{k}": v for k, v in settings["fixed"].items()}}
     tags = {"wsvad.feature_set_hash": fs.hash, "wsvad.selected_on": opts.select_on}
-    callback = MLflowTrials(tracker, parent, opts.name, method, fixed_params, tags)
+    callback = MLflowTrials(tracker, parent, opts.name, method, fixed_params, tags, plotter=plotter)
 
     if tune.Tuner.can_restore(path):
         print(f"[{method}] resuming from {path}", flush=True)
@@ -231,7 +240,8 @@ def _fit_method(method: str, space: dict, opts: SweepOptions, fs, ref, tracker: 
         if callback.fatal is not None:  # the tracking server is gone: say so in one line
             raise callback.fatal from None
         raise
-    callback.wait_for_plots()
+    if plotter is None:
+        callback.wait_for_plots()
     return _record_method(method, grid, callback, tracker, parent)
 
 

@@ -32,12 +32,14 @@ def fraction_for(peak_bytes: int, card_bytes: int) -> float:
     return 1.0 / trials_per_card(peak_bytes, card_bytes)
 
 
-def calibrate(method: str, feature_dim: int, crops: int, segments: int | None, overrides: dict) -> dict:
+def calibrate(method: str, feature_dim: int, crops: int, segments: int | None, overrides: dict,
+              amp: str = "off") -> dict:
     """Peak CUDA memory of one train step of `method` at its batch size (runs on a GPU worker)."""
     import torch
 
     from wsvad.methods import create
     from wsvad.methods.base import Batch
+    from wsvad.train.amp import autocast, to_fp32
 
     if not torch.cuda.is_available():
         return {"peak_bytes": 0, "card_bytes": 0, "device": "cpu"}
@@ -54,7 +56,9 @@ def calibrate(method: str, feature_dim: int, crops: int, segments: int | None, o
                   torch.full((2 * n,), t, device=device))
     optimizer, _ = model.configure_optimizer()
     for _ in range(2):  # the second step includes optimiser state
-        total, _ = model.loss(model(batch.features), batch)
+        with autocast(amp, "cuda"):  # as the trials run: AMP's half-precision activations need less
+            output = model(batch.features)
+        total, _ = model.loss(to_fp32(output), batch)
         optimizer.zero_grad()
         total.backward()
         optimizer.step()

@@ -36,6 +36,7 @@ class SweepOptions:
     resume: bool = False
     select_on: str = "val"
     select_metric: str = ""               # "" = the trainer's default (auc, or video_auc on a carved split)
+    amp: str = "off"                      # mixed-precision forward in every trial: off | bf16 | fp16
     val_fraction: float = 0.1
     max_failures: int = 1
     tracking_patience: float = 600.0      # seconds run writes wait for an unreachable MLflow server
@@ -76,6 +77,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="metric each trial selects its model on and the search optimises: auc, ap (XD-Violence's "
                         "protocol), video_auc, ... (default: auc with frame truth, video_auc on a carved split)")
     p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--amp", choices=("off", "bf16", "fp16"), default="off",
+                   help="mixed precision in every trial's forward pass (loss, update and evaluation stay fp32; "
+                        "off by default: the official code trains in fp32); docs/sweeps.md")
     p.add_argument("--max-failures", type=int, default=1, help="retries of a trial whose worker died (from its checkpoint)")
     p.add_argument("--tracking-patience", type=float, default=600.0, metavar="SECONDS",
                    help="how long the driver waits for an MLflow server that stopped answering (metrics are buffered, "
@@ -105,7 +109,7 @@ def from_args(args: argparse.Namespace) -> SweepOptions:
         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, search=args.search,
         scheduler=args.scheduler, max_steps=args.max_steps, max_epochs=args.max_epochs,
         evals_per_trial=args.evals_per_trial, seed=args.seed, storage=args.storage, tracking_uri=args.tracking_uri,
-        address=args.address, resume=args.resume, select_on=args.select_on, select_metric=args.select_metric, val_fraction=args.val_fraction,
+        address=args.address, resume=args.resume, select_on=args.select_on, select_metric=args.select_metric, amp=args.amp, val_fraction=args.val_fraction,
         max_failures=args.max_failures, tracking_patience=args.tracking_patience, num_cpus=args.num_cpus, num_gpus=args.num_gpus, card_gb=args.card_gb,
         spaces_dir=args.spaces_dir, overrides=overrides,
     )
@@ -159,6 +163,7 @@ def validate(opts: SweepOptions) -> dict:
     from wsvad.features import read_manifest
     from wsvad.methods import get_method, make_config
     from wsvad.protocol import check_select_metric
+    from wsvad.train.amp import check_amp
     from sweeps.spaces import load_space
 
     if not opts.methods:
@@ -177,6 +182,7 @@ def validate(opts: SweepOptions) -> dict:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     if opts.select_metric:
         check_select_metric(opts.select_metric)
+    check_amp(opts.amp)
     gpu_fraction(opts)  # raises on a bad --gpus-per-trial
     if not opts.name or "/" in opts.name or opts.name.startswith("."):
         raise ConfigError(f"--name must be a plain name, got {opts.name!r}")

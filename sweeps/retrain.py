@@ -95,7 +95,7 @@ def _fit_seeds(plan: RetrainPlan, mp: MethodPlan, opts: RetrainOptions, ref, tra
 
     fraction = mp.gpu_fraction if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
     settings = {"fixed": mp.fixed, "seed": plan.seeds[0], "max_steps": plan.max_steps, "max_epochs": plan.max_epochs,
-                "select_on": plan.select_on, "select_metric": plan.select_metric, "val_fraction": plan.val_fraction,
+                "select_on": plan.select_on, "select_metric": plan.select_metric, "amp": plan.amp, "val_fraction": plan.val_fraction,
                 "evals_per_trial": plan.evals_per_trial, "cpus_per_trial": plan.cpus_per_trial,
                 "gpu_fraction": fraction}
     trainable = tune.with_resources(

@@ -43,6 +43,7 @@ class RetrainPlan:
     seeds: list[int]
     select_on: str
     select_metric: str      # the sweep's --select-metric ("" = the trainer's default)
+    amp: str                # the sweep's --amp: seeds train as the best trial did
     max_steps: int | None
     max_epochs: int | None
     evals_per_trial: int
@@ -85,7 +86,7 @@ def resolve(opts: RetrainOptions) -> RetrainPlan:
         experiment_id=experiment.experiment_id, experiment_name=experiment.name,
         dataset=tags.get("wsvad.dataset", ""), feature_set_hash=tags.get("wsvad.feature_set_hash", ""),
         features=features, seeds=list(range(first_seed, first_seed + opts.seeds)), select_on=opts.select_on,
-        select_metric=params.get("select_metric", ""), max_steps=None, max_epochs=None, evals_per_trial=opts.evals_per_trial or _int(params.get("evals_per_trial"), 10),
+        select_metric=params.get("select_metric", ""), amp=params.get("amp", "off"), max_steps=None, max_epochs=None, evals_per_trial=opts.evals_per_trial or _int(params.get("evals_per_trial"), 10),
         val_fraction=float(params.get("val_fraction", 0.1)),
         cpus_per_trial=opts.cpus_per_trial or float(params.get("cpus_per_trial", 1.0)),
         tune_dir=f"{sweep_state.sweep_dir(opts.storage, opts.sweep)}/retrain", methods=[])
@@ -142,6 +143,8 @@ def retrain_key(plan: RetrainPlan, mp: MethodPlan) -> str:
              "val_fraction": plan.val_fraction, "features": plan.feature_set_hash}
     if plan.select_metric:  # only when set, so retrains of sweeps without it keep their keys
         facts["select_metric"] = plan.select_metric
+    if plan.amp != "off":
+        facts["amp"] = plan.amp
     return hashlib.sha1(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -41,6 +41,7 @@ def run_trial(config: dict, *, feature_set_ref, method: str, settings: dict) -> 
     options = TrainOptions(seed=seed, max_steps=settings["max_steps"], max_epochs=settings["max_epochs"],
                            select_on=settings["select_on"], val_fraction=settings["val_fraction"],
                            select_metric=settings.get("select_metric") or None,
+                           amp=settings.get("amp", "off"),
                            protocol=Protocol(), device=device)
     trainer = Trainer(fs, method, overrides, options)
     trainer.eval_every = max(1, -(-trainer.total_steps // settings["evals_per_trial"]))
@@ -78,7 +79,7 @@ def run_trial(config: dict, *, feature_set_ref, method: str, settings: dict) -> 
                             feature_set_provenance=fs.manifest.get("provenance"),
                             metrics={k.split("/", 1)[1]: v for k, v in t.best_metrics.items() if k.startswith("test/")},
                             extra={"selected_on": settings["select_on"], "selected_step": t.best_step,
-                                   "select_metric": t.select_metric})
+                                   "select_metric": t.select_metric, "amp": t.options.amp})
             if t.best_evaluation is not None:  # None only right after a resume, until the next selection
                 save_evaluation(Path(d) / EVALUATION, t.best_evaluation, fs.video_ids[t.test_idx])
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))

@@ -73,3 +73,34 @@ def test_timeline_shades_ground_truth(tmp_path):
 def test_timeline_seconds_axis_and_no_threshold(tmp_path):
     path = score_timeline(np.linspace(0, 1, 30), tmp_path / "t.png", fps=10.0, threshold=None, title="x")
     assert _rgb(path).std() > 0.05
+
+
+def test_threshold_counts_match_sklearn_roc_and_pr():
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    from wsvad.plots.curves import threshold_counts
+
+    rng = np.random.default_rng(1)
+    labels = (rng.random(5000) < 0.3).astype(np.int64)
+    scores = np.round(rng.random(5000) + 0.3 * labels, 2)  # many ties: one point per distinct score
+    tps, fps = threshold_counts(labels, scores)
+    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
+    np.testing.assert_allclose(np.r_[0, fps / fps[-1]], fpr)
+    np.testing.assert_allclose(np.r_[0, tps / tps[-1]], tpr)
+    precision, recall, _ = precision_recall_curve(labels, scores)
+    np.testing.assert_allclose(np.r_[0, tps / tps[-1]], recall[::-1])
+    np.testing.assert_allclose(np.r_[1, tps / (tps + fps)], precision[::-1])
+
+
+def test_pixel_points_thin_a_million_point_curve_to_within_one_cell():
+    from wsvad.plots.curves import pixel_points
+
+    x = np.linspace(0, 1, 1_000_001)
+    y = np.sqrt(x)
+    tx, ty = pixel_points(x, y, resolution=1000)
+    assert tx.size < 3000 and (tx[0], ty[0]) == (0, 0) and (tx[-1], ty[-1]) == (1, 1)
+    # Every dropped point lies within one cell of the drawn polyline (checked against its vertices'
+    # interpolation: the curve is monotone, so interpolating on x is the polyline).
+    assert np.abs(np.interp(x, tx, ty) - y).max() <= 1.5 / 1000
+    # Two points or fewer are returned as they are.
+    assert pixel_points(np.array([0.2]), np.array([0.4]))[0].tolist() == [0.2]

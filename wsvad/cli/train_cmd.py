@@ -13,7 +13,7 @@ from wsvad.train.outputs import write_frame_scores
 def run(args) -> int:
     fs = load_feature_set(args.features)
     options = TrainOptions(seed=args.seed, max_steps=args.max_steps, max_epochs=args.max_epochs,
-                           eval_every=args.eval_every, select_on=args.select_on, select_metric=args.select_metric,
+                           eval_every=args.eval_every, select_on=args.select_on, select_metric=args.select_metric, amp=args.amp,
                            val_fraction=args.val_fraction, protocol=protocol_from_args(args), device=args.device,
                            vlr=args.vlr, learnable_vlr=args.learnable_vlr)
     trainer = Trainer(fs, args.method, dict(args.set), options)

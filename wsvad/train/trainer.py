@@ -36,6 +36,7 @@ from wsvad.errors import ConfigError, WsvadError
 from wsvad.features import FeatureSet
 from wsvad.methods import get_method, make_config
 from wsvad.protocol import Evaluation, Protocol, check_select_metric
+from wsvad.train.amp import autocast, check_amp, grad_scaler, to_fp32
 from wsvad.train.bags import (
     BagSampler,
     WindowSampler,
@@ -71,8 +72,10 @@ class TrainOptions:
     device: str = "cpu"
     vlr: float | None = None         # GV-VAD synthetic-sample loss scaling (None: off)
     learnable_vlr: bool = False
+    amp: str = "off"                 # mixed-precision forward: off | bf16 | fp16 (wsvad/train/amp.py)
 
     def __post_init__(self):
+        check_amp(self.amp)
         if self.select_on not in SELECT_ON:
             raise ConfigError(f"--select-on must be one of {', '.join(SELECT_ON)}, got {self.select_on!r}")
         if self.max_steps is not None and self.max_epochs is not None:
@@ -139,6 +142,7 @@ class Trainer:
         self.model = self.method_cls(self.config, fs.dim, class_names=self.class_names).to(opts.device)
         self.model.prepare_training(self.bags)
         self.optimizer, self.scheduler = self.model.configure_optimizer()
+        self.scaler = grad_scaler(opts.amp, opts.device)  # fp16 only
         # GV-VAD: scale each batch's loss by frac_real + frac_synthetic · VLR (wsvad/train/synthetic.py).
         self.loss_scaling = None
         if opts.vlr is not None:
@@ -184,8 +188,10 @@ class Trainer:
         batch = self.sampler.next_batch()
         batch.features = batch.features.to(self.options.device)
         batch.labels = batch.labels.to(self.options.device)
-        output = self.model(batch.features)
-        total, parts = self.model.loss(output, batch)
+        with autocast(self.options.amp, self.options.device):
+            output = self.model(batch.features)
+        # The loss in fp32 whatever the forward ran in (a no-op without AMP): see wsvad/train/amp.py.
+        total, parts = self.model.loss(to_fp32(output) if self.options.amp != "off" else output, batch)
         objective = total
         if self.loss_scaling is not None:
             objective = total * self.loss_scaling(batch.synthetic.to(self.options.device))
@@ -193,10 +199,18 @@ class Trainer:
             bad = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in parts.items())
             raise DivergedError(f"{self.method_cls.name}: loss is {float(total.detach())} at step {self.step + 1} ({bad})")
         self.optimizer.zero_grad(set_to_none=True)
-        objective.backward()
-        if self.config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-        self.optimizer.step()
+        if self.scaler is None:
+            objective.backward()
+            if self.config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            self.optimizer.step()
+        else:  # fp16: scaled backward; a step whose gradients overflowed is skipped and the scale lowered
+            self.scaler.scale(objective).backward()
+            if self.config.grad_clip > 0:
+                self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         self.step += 1
         if self.scheduler is not None and self.step % self.sampler.steps_per_epoch == 0:
             self.scheduler.step()  # official schedulers step once per epoch
@@ -311,6 +325,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "loss_scaling": self.loss_scaling.state_dict() if self.loss_scaling is not None else None,
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "grad_scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "sampler": self.sampler.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "best_value": float(self.best_value),
@@ -329,6 +344,8 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and state.get("grad_scaler") is not None:
+            self.scaler.load_state_dict(state["grad_scaler"])
         self.sampler.load_state_dict(state["sampler"])
         torch.set_rng_state(state["torch_rng"])
         self.best_value, self.best_step = float(state["best_value"]), int(state["best_step"])

@@ -19,5 +19,8 @@ def add_arguments(p):
     p.add_argument("--vlr", type=float, help="GV-VAD synthetic-sample loss scaling: loss × (frac_real + frac_synthetic·VLR)")
     p.add_argument("--learnable-vlr", action="store_true", help="learn VLR (starting at --vlr)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--amp", choices=("off", "bf16", "fp16"), default="off",
+                   help="mixed-precision forward pass (the loss, the update and evaluation stay fp32); off by default, "
+                        "as the official code trains in fp32")
     p.add_argument("--out", required=True, metavar="DIR")
     add_protocol(p)
