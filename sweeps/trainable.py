@@ -27,8 +27,7 @@ def run_trial(config: dict, *, feature_set_ref, method: str, settings: dict) -> 
 
     from sweeps.gpu import setup_trial_device
     from wsvad.protocol import Protocol
-    from wsvad.train import TrainOptions, Trainer, save_checkpoint
-    from wsvad.train.outputs import save_evaluation
+    from wsvad.train import TrainOptions, Trainer
 
     torch.set_num_threads(max(1, int(settings["cpus_per_trial"])))
     device = setup_trial_device(settings["gpu_fraction"])
@@ -50,7 +49,7 @@ def run_trial(config: dict, *, feature_set_ref, method: str, settings: dict) -> 
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as d:
-            trainer.load_state_dict(torch.load(Path(d) / TRAINER_STATE, map_location="cpu", weights_only=True))
+            trainer.load_state_dict(read_trainer_state(Path(d)))
 
     selected: list = []   # the selected model's module, built once per trial and refilled at each report
 
@@ -74,14 +73,43 @@ def run_trial(config: dict, *, feature_set_ref, method: str, settings: dict) -> 
         metrics["total_steps"] = t.total_steps
         metrics["train_seconds"] = t.train_seconds  # compute inside the trial (benchmarks: slot efficiency)
         with tempfile.TemporaryDirectory() as d:
-            torch.save(t.state_dict(), Path(d) / TRAINER_STATE)
-            save_checkpoint(Path(d) / MODEL, model=selected_model(t), feature_set_hash=fs.hash, dataset=fs.dataset,
-                            feature_set_provenance=fs.manifest.get("provenance"),
-                            metrics={k.split("/", 1)[1]: v for k, v in t.best_metrics.items() if k.startswith("test/")},
-                            extra={"selected_on": settings["select_on"], "selected_step": t.best_step,
-                                   "select_metric": t.select_metric, "amp": t.options.amp})
-            if t.best_evaluation is not None:  # None only right after a resume, until the next selection
-                save_evaluation(Path(d) / EVALUATION, t.best_evaluation, fs.video_ids[t.test_idx])
+            write_trial_checkpoint(Path(d), t, selected_model(t), fs, settings["select_on"])
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
 
     trainer.fit(report)
+
+
+def write_trial_checkpoint(d: Path, trainer, selected, fs, select_on: str) -> None:
+    """A report's checkpoint: the trainer state to resume from, the selected model (the artifact a
+    best trial logs, loadable by `wsvad score`) and its test frame scores (the driver's plots).
+
+    The selected weights are stored once, in model.pt: trainer.pt leaves out its `best_state`, a
+    copy of those very tensors (a fifth of a checkpoint with Adam's two moments; 235 MB per report
+    for make demo's 1280-d VadCLIP). `read_trainer_state` puts them back."""
+    import torch
+
+    from wsvad.train import save_checkpoint
+    from wsvad.train.outputs import save_evaluation
+
+    state = trainer.state_dict()
+    state["best_state"] = None
+    torch.save(state, d / TRAINER_STATE)
+    save_checkpoint(d / MODEL, model=selected, feature_set_hash=fs.hash, dataset=fs.dataset,
+                    feature_set_provenance=fs.manifest.get("provenance"),
+                    metrics={k.split("/", 1)[1]: v for k, v in trainer.best_metrics.items() if k.startswith("test/")},
+                    extra={"selected_on": select_on, "selected_step": trainer.best_step,
+                           "select_metric": trainer.select_metric, "amp": trainer.options.amp})
+    if trainer.best_evaluation is not None:  # None only right after a resume, until the next selection
+        save_evaluation(d / EVALUATION, trainer.best_evaluation, fs.video_ids[trainer.test_idx])
+
+
+def read_trainer_state(d: Path) -> dict:
+    """The trainer state of a checkpoint written by `write_trial_checkpoint`, selected weights included."""
+    import torch
+
+    from wsvad.train.checkpoint import load_checkpoint
+
+    state = torch.load(d / TRAINER_STATE, map_location="cpu", weights_only=True)
+    if state.get("best_state") is None and (d / MODEL).is_file():
+        state["best_state"] = load_checkpoint(d / MODEL)["state_dict"]
+    return state

@@ -40,7 +40,8 @@ def run(args) -> int:
                         threshold=options.protocol.threshold)
     save_checkpoint(out / "checkpoint.pt", model=result.model, feature_set_hash=fs.hash, dataset=fs.dataset,
                     metrics=result.metrics, feature_set_provenance=fs.manifest.get("provenance"),
-                    extra={"selected_on": options.select_on, "frames_per_snippet": options.protocol.frames_per_snippet})
+                    extra={"selected_on": options.select_on, "frames_per_snippet": options.protocol.frames_per_snippet,
+                           "amp": options.amp})
     m = result.metrics
     print(f"{args.method}: auc {m['auc']:.4f}  auc_abnormal {m['auc_abnormal']:.4f}  ap {m['ap']:.4f}  "
           f"pr_auc_trapz {m['pr_auc_trapz']:.4f}  far {m['far']:.4f}  video_auc {m['video_auc']:.4f}  "

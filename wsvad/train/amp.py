@@ -9,7 +9,7 @@ adds a dynamic loss scaler (fp16 gradients underflow without it); bf16 has fp32'
 none. Evaluation, model selection and every reported metric stay in fp32.
 
 AMP is an option, off by default: it changes the numbers (the official code trains in fp32), so a
-run records it (`amp` in its options and MLflow params) and a table can say so.
+run records it (`amp` in the trainer options, the checkpoint and the MLflow params).
 """
 
 from __future__ import annotations
