@@ -40,8 +40,8 @@ class MLflowTrials(Callback):
         self.runs: dict[str, str] = {}   # trial_id -> MLflow run id
         self.restores: dict[str, int] = {}
         self.fatal: TrackingError | None = None
-        # Plots are drawn by one low-priority thread: Tune's loop never waits on matplotlib, and the
-        # trials beside the driver lose no CPU to it. A sweep shares one plotter across its methods
+        # Plots are drawn by one idle-priority thread: Tune's loop never waits on matplotlib, and the
+        # trials beside the driver lose next to no CPU to it. A sweep shares one plotter across its methods
         # (and waits for it once, at its end); without one the callback keeps its own.
         self._owns_plotter = plotter is None
         self._plotter = plotter if plotter is not None else Background("wsvad-plots")

@@ -175,7 +175,7 @@ def _fixed_overrides(opts: SweepOptions, method: str) -> dict:
 
 
 def _fit_method(method: str, space: dict, opts: SweepOptions, fs, ref, tracker: Tracker, parent: str,
-                plotter=None) -> dict:
+                plotter) -> dict:
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
     from ray.tune.search import BasicVariantGenerator
@@ -240,8 +240,6 @@ def _fit_method(method: str, space: dict, opts: SweepOptions, fs, ref, tracker: 
         if callback.fatal is not None:  # the tracking server is gone: say so in one line
             raise callback.fatal from None
         raise
-    if plotter is None:
-        callback.wait_for_plots()
     return _record_method(method, grid, callback, tracker, parent)
 
 

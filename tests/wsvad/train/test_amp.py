@@ -88,3 +88,15 @@ def test_bf16_training_still_finds_the_planted_anomalies(toy, name):
     finally:
         torch.set_num_threads(before)
     assert result.metrics["auc"] >= 0.85, result.metrics
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_the_cli_offers_exactly_the_trainers_amp_choices(command):
+    # The argument modules spell the choices out (importing wsvad.train.amp would load torch at
+    # `--help`); this keeps them equal to what the trainer accepts.
+    from wsvad.cli.main import build_parser
+    from wsvad.train.amp import AMP_CHOICES
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    amp = next(a for a in sub._actions if a.dest == "amp")
+    assert tuple(amp.choices) == AMP_CHOICES and amp.default == "off"
