@@ -132,14 +132,15 @@ def calibrate(fs, method: str, fixed: dict, target: float, evals: int, probe_ste
 class MemorySampler(threading.Thread):
     """Peak RSS / USS of this driver and of every process it started (Ray's), and the object store."""
 
-    def __init__(self, gcs_address: str, every: float = 1.0, maps_every: int = 5):
+    def __init__(self, every: float = 1.0, maps_every: int = 10):
         super().__init__(daemon=True)
         import psutil
 
-        self.psutil, self.gcs, self.every, self.maps_every = psutil, gcs_address, every, maps_every
+        self.psutil, self.gcs, self.every, self.maps_every = psutil, "", every, maps_every
         self.samples = 0
         self.me = psutil.Process()
         self.peaks: dict[int, dict] = {}
+        self.cpu: dict[int, list] = {}   # pid -> [title, CPU seconds at the first sample, at the last]
         self.store_mib = 0.0
         self.stop = threading.Event()
 
@@ -153,10 +154,18 @@ class MemorySampler(threading.Thread):
         self.samples += 1
         for p in [self.me, *self.me.children(recursive=True)]:
             try:
-                info = p.memory_full_info()
+                # RSS alone is cheap (statm); USS walks every mapping (smaps_rollup), which on 2 cores
+                # took more CPU than the driver's Tune loop: only with the maps, every few samples.
+                info = p.memory_full_info() if maps else p.memory_info()
                 title = " ".join(p.cmdline())[:80] or p.name()
+                times = p.cpu_times()
             except (self.psutil.Error, OSError):
                 continue
+            used = times.user + times.system
+            account = self.cpu.setdefault(p.pid, [title, used, used])
+            account[2] = used
+            if title.startswith("ray::") and "IDLE" not in title:
+                account[0] = title
             try:   # the object store's shared pages this process maps (/dev/shm/plasma*)
                 store = [m for m in p.memory_maps(grouped=True) if "/plasma" in m.path] if maps else []
             except (self.psutil.Error, OSError):
@@ -164,12 +173,18 @@ class MemorySampler(threading.Thread):
             peak = self.peaks.setdefault(p.pid, {"title": title, "rss": 0, "uss": 0, "store_rss": 0, "store_pss": 0})
             if title.startswith("ray::"):
                 peak["title"] = title if "IDLE" not in title else peak["title"]
-            peak["rss"], peak["uss"] = max(peak["rss"], info.rss), max(peak["uss"], info.uss)
+            peak["rss"], peak["uss"] = max(peak["rss"], info.rss), max(peak["uss"], getattr(info, "uss", 0))
             peak["store_rss"] = max(peak["store_rss"], sum(m.rss for m in store))
             peak["store_pss"] = max(peak["store_pss"], sum(m.pss for m in store))
         if not maps:
             return
         try:
+            import ray
+
+            if not self.gcs and ray.is_initialized():   # the sweep starts Ray after this sampler
+                self.gcs = ray.get_runtime_context().gcs_address
+            if not self.gcs:
+                return
             text = memory_summary(address=self.gcs, stats_only=True)
             m = re.search(r"Plasma memory usage (\d+) MiB", text)
             if m:
@@ -181,8 +196,24 @@ class MemorySampler(threading.Thread):
         from sweeps.background import lowest_priority
 
         lowest_priority()  # a sampler at normal priority took CPU from the trials it measured
+        self.sample()      # the CPU accounts start here: what each process uses during the sweep
         while not self.stop.wait(self.every):
             self.sample()
+
+    def cpu_by_role(self) -> dict:
+        """CPU seconds each kind of process used during the sweep: the trials' workers against
+        everything else that shares their cores (the driver, Ray's daemons, idle workers)."""
+        roles: dict[str, float] = {}
+        for pid, (title, first, last) in self.cpu.items():
+            if pid == self.me.pid:
+                role = "driver"
+            elif title.startswith("ray::") and "IDLE" not in title:
+                role = "trial workers"
+            else:
+                name = title.split()[0].rsplit("/", 1)[-1] if title else "?"
+                role = {"python": " ".join(title.split()[1:2]).rsplit("/", 1)[-1] or "python"}.get(name, name)
+            roles[role] = roles.get(role, 0.0) + (last - first)
+        return dict(sorted(roles.items(), key=lambda kv: -kv[1]))
 
     def summary(self) -> dict:
         driver = self.peaks.get(self.me.pid, {"rss": 0, "uss": 0})
@@ -194,7 +225,8 @@ class MemorySampler(threading.Thread):
                 "workers": [{"title": w["title"], "rss_mib": w["rss"] / MIB, "uss_mib": w["uss"] / MIB,
                              "store_rss_mib": w["store_rss"] / MIB, "store_pss_mib": w["store_pss"] / MIB}
                             for w in sorted(workers, key=lambda w: -w["rss"])],
-                "ray_system_rss_mib": sum(o["rss"] for o in others) / MIB, "object_store_mib": self.store_mib}
+                "ray_system_rss_mib": sum(o["rss"] for o in others) / MIB, "object_store_mib": self.store_mib,
+                "cpu_s": self.cpu_by_role()}
 
 
 # --- Tune's own record of each trial -----------------------------------------------------------------
@@ -207,8 +239,26 @@ def tune_results(storage: Path) -> list[dict]:
         if lines:
             last = lines[-1]
             out.append({"reports": len(lines), "time_total_s": last["time_total_s"],
-                        "train_seconds": last["train_seconds"]})
+                        "train_seconds": last["train_seconds"], "pid": last["pid"],
+                        # wall clock (s) of the trial's start and last report, as Tune recorded them
+                        "end": last["timestamp"], "start": last["timestamp"] - last["time_total_s"]})
     return out
+
+
+def timeline(tune: list[dict], started: float, ended: float, slots: int) -> dict:
+    """Where the slots' time outside the trials went, in slot-seconds: before the first trial
+    (Ray, the feature set, MLflow set-up), after the last (plots, the best checkpoint, the parent
+    run), hand-offs between one trial's last report and the next trial's start in the same worker,
+    and the tail (a slot idle while the other finishes its last trial)."""
+    by_worker: dict[int, list[dict]] = {}
+    for t in tune:
+        by_worker.setdefault(t["pid"], []).append(t)
+    first, last = min(t["start"] for t in tune), max(t["end"] for t in tune)
+    handoff = sum(max(0.0, b["start"] - a["end"]) for ts in by_worker.values()
+                  for a, b in zip(sorted(ts, key=lambda t: t["start"]), sorted(ts, key=lambda t: t["start"])[1:]))
+    tail = sum(last - max(t["end"] for t in ts) for ts in by_worker.values())
+    return {"before_first_s": (first - started) * slots, "after_last_s": (ended - last) * slots,
+            "handoffs_s": handoff, "tail_s": tail, "workers": len(by_worker)}
 
 
 def main() -> None:
@@ -271,26 +321,27 @@ def main() -> None:
                             max_concurrent=args.slots, cpus_per_trial=1, gpus_per_trial="0", search="random",
                             scheduler="none", max_steps=steps, evals_per_trial=args.evals, storage=str(tmp / "runs"),
                             tracking_uri=uri, num_cpus=args.slots, overrides=fixed)
-        started = time.perf_counter()
-        ctx = ray.init(address="local", num_cpus=args.slots, include_dashboard=False, log_to_driver=False,
-                       logging_level="ERROR")
-        ray_start = time.perf_counter() - started
-        sampler = MemorySampler(ctx.address_info["gcs_address"])
+        # run_sweep starts its own local Ray, as `wsvad sweep` does for a user (overlapped with loading
+        # the features and setting up MLflow), so the sweep's wall includes Ray's start.
+        ray_start = 0.0
+        sampler = MemorySampler()
         sampler.start()
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
         try:
             run_sweep(opts)
         finally:
-            sweep_wall = time.perf_counter() - started
+            sweep_wall, ended_at = time.perf_counter() - started, time.time()
             sampler.stop.set()
             sampler.join()
             memory = sampler.summary()
             ray.shutdown()
-        print(f"  sweep: {sweep_wall:.1f} s (+ {ray_start:.1f} s ray.init)", flush=True)
+        print(f"  sweep: {sweep_wall:.1f} s (Ray's start included)", flush=True)
 
         client = MlflowClient(uri)
-        runs = [r for r in client.search_runs([e.experiment_id for e in client.search_experiments()])
-                if r.data.tags.get("wsvad.kind") == "trial"]
+        # In the sweep's own order (trial ids count up as Tune creates the trials), so the loops meet the
+        # trials in the order the sweep did, with the same long or short trials left for the end.
+        runs = sorted((r for r in client.search_runs([e.experiment_id for e in client.search_experiments()])
+                       if r.data.tags.get("wsvad.kind") == "trial"), key=lambda r: r.data.tags["wsvad.trial_id"])
         configs = [{k.removeprefix("config."): v for k, v in r.data.params.items() if k.startswith("config.")}
                    for r in runs]
         compute = [r.data.metrics["train_seconds"] for r in runs]
@@ -327,6 +378,7 @@ def main() -> None:
         "loops": {k: {"label": v["label"], "wall_s": v["wall_s"], "ratio": v["wall_s"] / total,
                       "sum_fit_s": sum(v["fit_s"]), "loop_walls_s": v.get("loop_walls_s")} for k, v in loops.items()},
         "memory": memory, "load_end": os.getloadavg()[0],
+        "timeline": timeline(tune, started_at - ray_start, ended_at, slots),
     }
     figures["ratio_same_threads"] = figures["loops"].get("side", figures["loops"].get("seq1", {"ratio": float("nan")}))["ratio"]
     figures["loop_threads"] = 1
@@ -352,7 +404,7 @@ def markdown(f: dict) -> str:
            f"{f['min_trial_compute_s']:.1f} s the shortest) on a {f['feature_set_mib']:.0f} MiB toy feature set; "
            f"the sweep: {f['slots']} slots × 1 CPU, random search, no early stopping, MLflow in a local SQLite file.",
            "", "| run | wall | trials/hour | sweep ÷ it |", "|---|---|---|---|",
-           f"| Ray Tune sweep (`run_sweep`, ray.init {f['ray_start_s']:.1f} s included) | {total:.1f} s | "
+           f"| Ray Tune sweep (`run_sweep`, starting its own local Ray) | {total:.1f} s | "
            f"{3600 * f['trials'] / total:.0f} | — |"]
     for v in f["loops"].values():
         out.append(f"| {v['label']} | {v['wall_s']:.1f} s | {3600 * f['trials'] / v['wall_s']:.0f} | "
@@ -368,6 +420,12 @@ def markdown(f: dict) -> str:
               + (f"; the loops ended after {', '.join(f'{w:.0f}' for w in v['loop_walls_s'])} s" if v.get('loop_walls_s')
                  else "") + "."
               for v in f["loops"].values() if v.get("sum_fit_s")],
+            *([f"- Slot time outside the trials, per trial (Tune's trial clocks, whole seconds): "
+               f"{tl['before_first_s'] / f['trials']:.1f} s before the first trial started (ray.init, loading and "
+               f"`ray.put` of the features, MLflow set-up), {tl['after_last_s'] / f['trials']:.1f} s after the last "
+               f"report (the last plots, the best checkpoint, the parent run), {tl['handoffs_s'] / f['trials']:.1f} s "
+               f"in hand-offs between trials in one worker, {tl['tail_s'] / f['trials']:.1f} s of idle slot at the end."]
+              if (tl := f.get("timeline")) else []),
             f"- Memory, peaks sampled every second during the sweep: driver RSS {m['driver_rss_mib']:.0f} MiB "
             f"(USS {m['driver_uss_mib']:.0f}); object store {m['object_store_mib']:.0f} MiB for a "
             f"{f['feature_set_mib']:.0f} MiB feature set (one object); trial workers: "
@@ -378,6 +436,13 @@ def markdown(f: dict) -> str:
             f"(USS) is torch, the model, the trial's pooled bags and evaluation buffers. The driver's USS includes the "
             f"copy `run_sweep` loaded before `ray.put` ({m.get('driver_store_rss_mib', 0):.0f} MiB of store pages "
             f"mapped in the driver)."]
+    if m.get("cpu_s"):
+        cpu = m["cpu_s"]
+        others = sum(v for k, v in cpu.items() if k != "trial workers")
+        out.append(f"- CPU used during the sweep, by process (s): " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
+                   + f". Everything but the trials took {others:.0f} s of the {total * f['slots']:.0f} core-seconds "
+                   f"({100 * others / (total * f['slots']):.1f} %): on a box with as many cores as slots, that is "
+                   "CPU the trials did not get.")
     return "\n".join(out)
 
 
