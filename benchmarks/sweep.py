@@ -165,7 +165,7 @@ class MemorySampler(threading.Thread):
             account = self.cpu.setdefault(p.pid, [title, used, used])
             account[2] = used
             if title.startswith("ray::") and "IDLE" not in title:
-                account[0] = title
+                account[0] = title   # a worker is IDLE until its first trial
             try:   # the object store's shared pages this process maps (/dev/shm/plasma*)
                 store = [m for m in p.memory_maps(grouped=True) if "/plasma" in m.path] if maps else []
             except (self.psutil.Error, OSError):
@@ -205,13 +205,17 @@ class MemorySampler(threading.Thread):
         everything else that shares their cores (the driver, Ray's daemons, idle workers)."""
         roles: dict[str, float] = {}
         for pid, (title, first, last) in self.cpu.items():
+            head = title.split()[0] if title.split() else "?"
             if pid == self.me.pid:
                 role = "driver"
-            elif title.startswith("ray::") and "IDLE" not in title:
-                role = "trial workers"
+            elif head.endswith("Agent"):             # ray::DashboardAgent, ray::RuntimeEnvAgent
+                role = "Ray agents"
+            elif head.startswith("ray::"):
+                role = "idle workers" if head == "ray::IDLE" else "trial workers"
+            elif head.rsplit("/", 1)[-1].startswith("python"):
+                role = "Ray's Python helpers (log monitor, dashboard)"
             else:
-                name = title.split()[0].rsplit("/", 1)[-1] if title else "?"
-                role = {"python": " ".join(title.split()[1:2]).rsplit("/", 1)[-1] or "python"}.get(name, name)
+                role = head.rsplit("/", 1)[-1]        # gcs_server, raylet
             roles[role] = roles.get(role, 0.0) + (last - first)
         return dict(sorted(roles.items(), key=lambda kv: -kv[1]))
 
