@@ -130,7 +130,8 @@ def calibrate(fs, method: str, fixed: dict, target: float, evals: int, probe_ste
 # --- memory during the sweep -------------------------------------------------------------------------
 
 class MemorySampler(threading.Thread):
-    """Peak RSS / USS of this driver and of every process it started (Ray's), and the object store."""
+    """Peak RSS / USS and CPU seconds of this driver and of every process it started (Ray's), and the
+    object store's use."""
 
     def __init__(self, every: float = 1.0, maps_every: int = 10):
         super().__init__(daemon=True)
@@ -140,39 +141,35 @@ class MemorySampler(threading.Thread):
         self.samples = 0
         self.me = psutil.Process()
         self.peaks: dict[int, dict] = {}
-        self.cpu: dict[int, list] = {}   # pid -> [title, CPU seconds at the first sample, at the last]
         self.store_mib = 0.0
         self.stop = threading.Event()
 
     def sample(self) -> None:
         from ray._private.internal_api import memory_summary
 
-        # The full memory maps (for the store's pages) and the store's summary cost far more than
-        # RSS/USS (smaps_rollup): taken every `maps_every`-th sample only, so that measuring the
-        # sweep does not slow the trials it measures.
+        # USS (smaps_rollup) and the full memory maps (for the store's pages) walk every mapping: on
+        # 2 cores, read every second, they took more CPU than the driver's Tune loop, and all of it
+        # from the trials. RSS (statm) and CPU times are cheap: every sample. The expensive ones every
+        # `maps_every`-th sample, and once as soon as a trial worker appears (short sweeps).
         maps = self.samples % self.maps_every == 0
+        first = self.samples == 0
         self.samples += 1
         for p in [self.me, *self.me.children(recursive=True)]:
             try:
-                # RSS alone is cheap (statm); USS walks every mapping (smaps_rollup), which on 2 cores
-                # took more CPU than the driver's Tune loop: only with the maps, every few samples.
-                info = p.memory_full_info() if maps else p.memory_info()
                 title = " ".join(p.cmdline())[:80] or p.name()
                 times = p.cpu_times()
+                peak = self.peaks.setdefault(p.pid, {"title": title, "rss": 0, "uss": 0, "store_rss": 0, "store_pss": 0,
+                                                     # born during the sweep (Ray, its workers): all its CPU counts
+                                                     "cpu_first": times.user + times.system if first else 0.0})
+                if title.startswith("ray::") and "IDLE" not in title:
+                    peak["title"] = title   # a worker is IDLE until its first trial
+                full = maps or (self.role(p.pid, peak["title"]) == "trial workers" and not peak["uss"])
+                info = p.memory_full_info() if full else p.memory_info()
+                # the object store's shared pages this process maps (/dev/shm/plasma*)
+                store = [m for m in p.memory_maps(grouped=True) if "/plasma" in m.path] if full else []
             except (self.psutil.Error, OSError):
                 continue
-            used = times.user + times.system
-            account = self.cpu.setdefault(p.pid, [title, used, used])
-            account[2] = used
-            if title.startswith("ray::") and "IDLE" not in title:
-                account[0] = title   # a worker is IDLE until its first trial
-            try:   # the object store's shared pages this process maps (/dev/shm/plasma*)
-                store = [m for m in p.memory_maps(grouped=True) if "/plasma" in m.path] if maps else []
-            except (self.psutil.Error, OSError):
-                store = []
-            peak = self.peaks.setdefault(p.pid, {"title": title, "rss": 0, "uss": 0, "store_rss": 0, "store_pss": 0})
-            if title.startswith("ray::"):
-                peak["title"] = title if "IDLE" not in title else peak["title"]
+            peak["cpu_last"] = times.user + times.system
             peak["rss"], peak["uss"] = max(peak["rss"], info.rss), max(peak["uss"], getattr(info, "uss", 0))
             peak["store_rss"] = max(peak["store_rss"], sum(m.rss for m in store))
             peak["store_pss"] = max(peak["store_pss"], sum(m.pss for m in store))
@@ -196,33 +193,33 @@ class MemorySampler(threading.Thread):
         from sweeps.background import lowest_priority
 
         lowest_priority()  # a sampler at normal priority took CPU from the trials it measured
-        self.sample()      # the CPU accounts start here: what each process uses during the sweep
         while not self.stop.wait(self.every):
             self.sample()
+
+    def role(self, pid: int, title: str) -> str:
+        head = (title.split() or ["?"])[0]
+        if pid == self.me.pid:
+            return "driver"
+        if head.endswith("Agent"):             # ray::DashboardAgent, ray::RuntimeEnvAgent
+            return "Ray agents"
+        if head.startswith("ray::"):
+            return "idle workers" if head == "ray::IDLE" else "trial workers"
+        if head.rsplit("/", 1)[-1].startswith("python"):
+            return "Ray's Python helpers (log monitor, dashboard)"
+        return head.rsplit("/", 1)[-1]         # gcs_server, raylet
 
     def cpu_by_role(self) -> dict:
         """CPU seconds each kind of process used during the sweep: the trials' workers against
         everything else that shares their cores (the driver, Ray's daemons, idle workers)."""
         roles: dict[str, float] = {}
-        for pid, (title, first, last) in self.cpu.items():
-            head = title.split()[0] if title.split() else "?"
-            if pid == self.me.pid:
-                role = "driver"
-            elif head.endswith("Agent"):             # ray::DashboardAgent, ray::RuntimeEnvAgent
-                role = "Ray agents"
-            elif head.startswith("ray::"):
-                role = "idle workers" if head == "ray::IDLE" else "trial workers"
-            elif head.rsplit("/", 1)[-1].startswith("python"):
-                role = "Ray's Python helpers (log monitor, dashboard)"
-            else:
-                role = head.rsplit("/", 1)[-1]        # gcs_server, raylet
-            roles[role] = roles.get(role, 0.0) + (last - first)
+        for pid, v in self.peaks.items():
+            role = self.role(pid, v["title"])
+            roles[role] = roles.get(role, 0.0) + v.get("cpu_last", v["cpu_first"]) - v["cpu_first"]
         return dict(sorted(roles.items(), key=lambda kv: -kv[1]))
 
     def summary(self) -> dict:
         driver = self.peaks.get(self.me.pid, {"rss": 0, "uss": 0})
-        workers = [v for pid, v in self.peaks.items() if pid != self.me.pid and v["title"].startswith("ray::")
-                   and v["uss"] > 100 * MIB]
+        workers = [v for pid, v in self.peaks.items() if self.role(pid, v["title"]) == "trial workers"]
         others = [v for pid, v in self.peaks.items() if pid != self.me.pid and v not in workers]
         return {"driver_rss_mib": driver["rss"] / MIB, "driver_uss_mib": driver["uss"] / MIB,
                 "driver_store_rss_mib": driver.get("store_rss", 0) / MIB,
@@ -258,8 +255,10 @@ def timeline(tune: list[dict], started: float, ended: float, slots: int) -> dict
     for t in tune:
         by_worker.setdefault(t["pid"], []).append(t)
     first, last = min(t["start"] for t in tune), max(t["end"] for t in tune)
-    handoff = sum(max(0.0, b["start"] - a["end"]) for ts in by_worker.values()
-                  for a, b in zip(sorted(ts, key=lambda t: t["start"]), sorted(ts, key=lambda t: t["start"])[1:]))
+    handoff = 0.0
+    for ts in by_worker.values():
+        ts.sort(key=lambda t: t["start"])
+        handoff += sum(max(0.0, b["start"] - a["end"]) for a, b in zip(ts, ts[1:]))
     tail = sum(last - max(t["end"] for t in ts) for ts in by_worker.values())
     return {"before_first_s": (first - started) * slots, "after_last_s": (ended - last) * slots,
             "handoffs_s": handoff, "tail_s": tail, "workers": len(by_worker)}
@@ -327,8 +326,8 @@ def main() -> None:
                             tracking_uri=uri, num_cpus=args.slots, overrides=fixed)
         # run_sweep starts its own local Ray, as `wsvad sweep` does for a user (overlapped with loading
         # the features and setting up MLflow), so the sweep's wall includes Ray's start.
-        ray_start = 0.0
         sampler = MemorySampler()
+        sampler.sample()   # before the sweep starts anything: the CPU accounts start here
         sampler.start()
         started, started_at = time.perf_counter(), time.time()
         try:
@@ -366,14 +365,14 @@ def main() -> None:
             print(f"  {label}: {r['wall_s']:.1f} s", flush=True)
 
     n, slots = len(runs), args.slots
-    total = sweep_wall + ray_start
+    total = sweep_wall
     efficiency = sum(compute) / (total * slots)
     overhead = (total * slots - sum(compute)) / n
     in_trial = [t["time_total_s"] - t["train_seconds"] for t in tune]           # set-up + reports, inside a trial
     setup = loops.get("seq1", loops.get("side", {"setup_s": [0.0]}))["setup_s"]
     figures = {
         "method": args.method, "trials": n, "slots": slots, "steps": steps, "evals": args.evals,
-        "feature_set_mib": feature_mib, "sweep_wall_s": sweep_wall, "ray_start_s": ray_start,
+        "feature_set_mib": feature_mib, "sweep_wall_s": sweep_wall,
         "sum_compute_s": sum(compute), "mean_trial_compute_s": sum(compute) / n, "min_trial_compute_s": min(compute),
         "slot_efficiency": efficiency, "overhead_per_trial_s": overhead,
         "in_trial_overhead_s": sum(in_trial) / max(len(in_trial), 1),
@@ -382,7 +381,7 @@ def main() -> None:
         "loops": {k: {"label": v["label"], "wall_s": v["wall_s"], "ratio": v["wall_s"] / total,
                       "sum_fit_s": sum(v["fit_s"]), "loop_walls_s": v.get("loop_walls_s")} for k, v in loops.items()},
         "memory": memory, "load_end": os.getloadavg()[0],
-        "timeline": timeline(tune, started_at - ray_start, ended_at, slots),
+        "timeline": timeline(tune, started_at, ended_at, slots),
     }
     figures["ratio_same_threads"] = figures["loops"].get("side", figures["loops"].get("seq1", {"ratio": float("nan")}))["ratio"]
     figures["loop_threads"] = 1
@@ -402,7 +401,7 @@ def main() -> None:
 
 def markdown(f: dict) -> str:
     m = f["memory"]
-    total = f["sweep_wall_s"] + f["ray_start_s"]
+    total = f["sweep_wall_s"] + f.get("ray_start_s", 0.0)   # runs before 13:35 started Ray outside the sweep
     out = [f"{f['trials']} trials of `{f['method']}` (official batch size, {f['steps']} steps and {f['evals']} "
            f"checkpointed evaluations each: {f['mean_trial_compute_s']:.1f} s of compute per trial on average, "
            f"{f['min_trial_compute_s']:.1f} s the shortest) on a {f['feature_set_mib']:.0f} MiB toy feature set; "
@@ -430,7 +429,7 @@ def markdown(f: dict) -> str:
                f"report (the last plots, the best checkpoint, the parent run), {tl['handoffs_s'] / f['trials']:.1f} s "
                f"in hand-offs between trials in one worker, {tl['tail_s'] / f['trials']:.1f} s of idle slot at the end."]
               if (tl := f.get("timeline")) else []),
-            f"- Memory, peaks sampled every second during the sweep: driver RSS {m['driver_rss_mib']:.0f} MiB "
+            f"- Memory, peaks sampled during the sweep (RSS every second; USS and store pages every 10 s and when a trial worker appears): driver RSS {m['driver_rss_mib']:.0f} MiB "
             f"(USS {m['driver_uss_mib']:.0f}); object store {m['object_store_mib']:.0f} MiB for a "
             f"{f['feature_set_mib']:.0f} MiB feature set (one object); trial workers: "
             + "; ".join(f"RSS {w['rss_mib']:.0f} MiB, of which {w['store_rss_mib']:.0f} MiB are object-store pages "

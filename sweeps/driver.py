@@ -40,9 +40,10 @@ def run_sweep(opts: SweepOptions) -> dict:
     if existing and existing["feature_set_hash"] != feature_hash:
         raise ConfigError(f"sweep {opts.name!r} ran on feature set {existing['feature_set_hash'][:12]}, "
                           f"but --features is {feature_hash[:12]}: refusing to mix feature sets")
-    # Start-up, overlapped: the feature set loads (and its content is checked against the manifest's
-    # hash: Parquet decoding and hashing release the GIL) while this thread sets up MLflow and starts
-    # or joins Ray: ~4 s of a 2-core sweep's ~11 s start. A bad feature set still fails before the
+    # Start-up, overlapped: one thread loads the feature set (checking its content against the
+    # manifest's hash; Parquet decoding and hashing release the GIL), another sets up MLflow, and
+    # this one starts or joins Ray. On 2 cores that took 5.4-6.7 s to the first Tuner.fit against
+    # 6.7-9.7 s one after another. A bad feature set or a refused cluster still fails before the
     # sweep is recorded anywhere (no parent run, no sweep.json) and before any trial; a local Ray
     # started meanwhile ends with this process.
     with ThreadPoolExecutor(2, thread_name_prefix="wsvad-start") as pool:
